@@ -5,12 +5,11 @@ Importing this package registers the built-in ids (strings only: no simulator is
 
 from __future__ import annotations
 
-from trmarl.envs.registry import EnvSpec, list_envs, make, register, registry, spec
+from trmarl.envs.registry import EnvSpec, list_envs, make, register, spec
 from trmarl.envs.vec_env import MultiAgentVecEnv, make_vec_env
 
+__all__ = ["EnvSpec", "MultiAgentVecEnv", "list_envs", "make", "make_vec_env", "register", "spec"]
 
-__all__ = ["EnvSpec", "MultiAgentVecEnv", "list_envs", "make", "make_vec_env", "register", "registry", "spec"]
-
-from trmarl.envs.registry import _ensure_builtins  # noqa: E402
+from trmarl.envs.registry import _ensure_builtins
 
 _ensure_builtins()

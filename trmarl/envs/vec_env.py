@@ -28,6 +28,7 @@ for environments that step a whole batch at once (SMACSim), chosen by ``backend=
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import time
 import traceback
@@ -330,7 +331,7 @@ class _EnvSlice:
         self.buf["state"][k] = np.asarray(env.state(), dtype=np.float32).ravel()
 
     def reset(self, seeds: Sequence[int | None]) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for k, (env, seed) in enumerate(zip(self.envs, seeds)):
             if seed is not None:
                 for n, agent in enumerate(self.layout.agents):
@@ -348,6 +349,7 @@ class _EnvSlice:
         infos_out: list[dict[str, Any]] = []
         for k, env in enumerate(self.envs):
             live = env.agents
+            act: dict[str, Any]
             if lay.discrete:
                 act = {a: int(actions[k, n]) for n, a in enumerate(lay.agents) if a in live}
             else:
@@ -475,10 +477,8 @@ class SyncMultiAgentVecEnv(_ObsMixin, MultiAgentVecEnv):
             return
         self.closed = True
         for env in getattr(self, "envs", []):
-            try:
+            with contextlib.suppress(Exception):
                 env.close()
-            except Exception:
-                pass
 
     def get_attr(self, name: str, indices: Sequence[int] | None = None) -> list[Any]:
         idx = range(self.num_envs) if indices is None else indices
@@ -553,10 +553,8 @@ def _worker(
                 remote.send(("ok", [getattr(envs[i], name)(*args, **kwargs) for i in idx]))
             elif cmd == "close":
                 for env in envs:
-                    try:
+                    with contextlib.suppress(Exception):
                         env.close()
-                    except Exception:
-                        pass
                 remote.send(("ok", None))
                 break
             else:
@@ -612,7 +610,7 @@ class SubprocMultiAgentVecEnv(_ObsMixin, MultiAgentVecEnv):
         self.processes: list[Any] = []
         for w, (start, stop) in enumerate(self.slices):
             remote, work_remote = ctx.Pipe()
-            proc = ctx.Process(
+            proc = ctx.Process(  # type: ignore[attr-defined]
                 target=_worker,
                 args=(work_remote, remote, _CloudpickleWrapper(list(env_fns[start:stop])), raw, shapes, start, stop),
                 daemon=True,
@@ -645,9 +643,14 @@ class SubprocMultiAgentVecEnv(_ObsMixin, MultiAgentVecEnv):
                     raise TimeoutError(f"vec env worker {w} did not answer {what} within {self.timeout:.0f} s")
             try:
                 status, payload = remote.recv()
-            except EOFError as exc:
+            except (EOFError, OSError) as exc:
+                proc.join(timeout=2)
+                code = proc.exitcode
                 self._terminate()
-                raise RuntimeError(f"vec env worker {w} closed its pipe during {what}") from exc
+                raise RuntimeError(
+                    f"vec env worker {w} (envs {self.slices[w][0]}..{self.slices[w][1] - 1}) died during {what} "
+                    f"with exit code {code}"
+                ) from exc
             if status != "ok":
                 self._terminate()
                 raise RuntimeError(
@@ -706,10 +709,8 @@ class SubprocMultiAgentVecEnv(_ObsMixin, MultiAgentVecEnv):
     def _terminate(self) -> None:
         self.closed = True
         for remote in getattr(self, "remotes", []):
-            try:
+            with contextlib.suppress(Exception):
                 remote.close()
-            except Exception:
-                pass
         for proc in getattr(self, "processes", []):
             if proc.is_alive():
                 proc.terminate()
@@ -720,10 +721,8 @@ class SubprocMultiAgentVecEnv(_ObsMixin, MultiAgentVecEnv):
             return
         for w, remote in enumerate(self.remotes):
             if self.processes[w].is_alive():
-                try:
+                with contextlib.suppress(BrokenPipeError, OSError):
                     remote.send(("close", None))
-                except (BrokenPipeError, OSError):
-                    pass
         for w, remote in enumerate(self.remotes):
             try:
                 if remote.poll(5):
