@@ -168,7 +168,7 @@ class MatrixGameEnv(ParallelEnv[str, np.ndarray, int]):
         self.payoff: np.ndarray = arr
         self.render_mode = render_mode
         self.possible_agents = ["agent_0", "agent_1"]
-        self.agents = []
+        self.agents: list[str] = []
         best = np.unravel_index(int(np.argmax(arr)), arr.shape)
         self.optimal_joint_action: tuple[int, int] = (int(best[0]), int(best[1]))
         self.optimal_value = float(arr[best])
@@ -180,11 +180,11 @@ class MatrixGameEnv(ParallelEnv[str, np.ndarray, int]):
         self._t = 0
         self._last_joint_action: tuple[int, int] | None = None
 
-    def observation_space(self, agent: str) -> spaces.Space:
+    def observation_space(self, agent: str) -> spaces.Box:
         """The observation Box of ``agent`` (the same object on every call)."""
         return self.observation_spaces[agent]
 
-    def action_space(self, agent: str) -> spaces.Space:
+    def action_space(self, agent: str) -> spaces.Discrete:
         """The Discrete action space of ``agent`` (the same object on every call)."""
         return self.action_spaces[agent]
 
@@ -194,7 +194,9 @@ class MatrixGameEnv(ParallelEnv[str, np.ndarray, int]):
         out[min(self._t, 1)] = 1.0
         return out
 
-    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         """Start an episode (the game has no randomness; ``seed`` is accepted for API compatibility)."""
         self.agents = list(self.possible_agents)
         self._t = 0
@@ -203,7 +205,7 @@ class MatrixGameEnv(ParallelEnv[str, np.ndarray, int]):
         return {a: obs.copy() for a in self.agents}, {a: {} for a in self.agents}
 
     def step(
-        self, actions: dict[str, int]
+        self, actions: dict[str, Any]
     ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
         """Play the joint action; every agent receives ``payoff[a_0, a_1]`` and the episode terminates.
 
@@ -313,7 +315,7 @@ class GaussianSqueezeEnv(ParallelEnv[str, np.ndarray, int]):
         self.render_mode = render_mode
         self._name = name
         self.possible_agents = [f"agent_{i}" for i in range(self.n_agents)]
-        self.agents = []
+        self.agents: list[str] = []
         obs_dim = self.n_agents if obs_mode == "global" else 1
         self.observation_spaces = {
             a: spaces.Box(self.x_low, self.x_high, shape=(obs_dim,), dtype=np.float32) for a in self.possible_agents
@@ -333,11 +335,11 @@ class GaussianSqueezeEnv(ParallelEnv[str, np.ndarray, int]):
         self._rng = np.random.default_rng()
         self._last: tuple[list[int], float, float] | None = None
 
-    def observation_space(self, agent: str) -> spaces.Space:
+    def observation_space(self, agent: str) -> spaces.Box:
         """The observation Box of ``agent`` (the same object on every call)."""
         return self.observation_spaces[agent]
 
-    def action_space(self, agent: str) -> spaces.Space:
+    def action_space(self, agent: str) -> spaces.Discrete:
         """The Discrete action space of ``agent`` (the same object on every call)."""
         return self.action_spaces[agent]
 
@@ -351,7 +353,9 @@ class GaussianSqueezeEnv(ParallelEnv[str, np.ndarray, int]):
             return {a: x.copy() for a in agents}
         return {a: x[i : i + 1].copy() for i, a in enumerate(self.possible_agents) if a in agents}
 
-    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         """Draw a new ``x ~ U(0, 2)^N``; ``seed`` reseeds the env's own generator."""
         if seed is not None:
             self._rng = np.random.default_rng(seed)
@@ -386,7 +390,7 @@ class GaussianSqueezeEnv(ParallelEnv[str, np.ndarray, int]):
         return tuple(int(u) for u in joint[best]), float(values[best])
 
     def step(
-        self, actions: dict[str, int]
+        self, actions: dict[str, Any]
     ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
         """Play the joint action; every agent receives ``G(r)`` and the episode terminates.
 
