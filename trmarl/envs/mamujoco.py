@@ -77,6 +77,8 @@ arguments set the size): if neither ``MUJOCO_GL`` nor a display is set, the env 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import os
 import sys
@@ -507,10 +509,19 @@ def _gr_agent_conf(scenario: str, agent_conf: str) -> str:
 
 
 def _make_stock_env(scenario: str, agent_conf: str, agent_obsk: int, render_mode: str | None, **kwargs: Any) -> Any:
-    """Build Gymnasium-Robotics' ``MultiAgentMujocoEnv``, turning its bare ``Exception`` for a bad conf into ValueError."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # gymnasium_robotics warns about unrelated Adroit envs on import
+    """Build Gymnasium-Robotics' ``MultiAgentMujocoEnv``, turning its bare ``Exception`` for a bad conf into ValueError.
+
+    Two messages that do not concern the user are kept out of stderr: gymnasium-robotics' import-time notice about its
+    Adroit envs, and MuJoCo's compiler deprecation of the ``settotalmass`` attribute in Gymnasium's own model files.
+    Any other MuJoCo warning is passed on as a Python ``RuntimeWarning``.
+    """
+    import mujoco
+
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
         from gymnasium_robotics.envs.multiagent_mujoco.mujoco_multi import MultiAgentMujocoEnv
+    previous = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(_forward_mujoco_warning)
     try:
         return MultiAgentMujocoEnv(scenario, agent_conf, agent_obsk=agent_obsk, render_mode=render_mode, **kwargs)
     except Exception as exc:
@@ -520,6 +531,13 @@ def _make_stock_env(scenario: str, agent_conf: str, agent_obsk: int, render_mode
             known = [gr for s, _, gr in MAMUJOCO_CONFIGS if s == scenario]
             raise ValueError(f"unknown agent_conf {agent_conf!r} for MaMuJoCo {scenario}; known: {known}") from exc
         raise
+    finally:
+        mujoco.set_mju_user_warning(previous)
+
+
+def _forward_mujoco_warning(message: str) -> None:
+    if "settotalmass" not in message:
+        warnings.warn(f"MuJoCo: {message}", RuntimeWarning, stacklevel=2)
 
 
 def _prefer_headless_gl() -> None:

@@ -103,6 +103,7 @@ class EnvLayout:
         self.packed_mask = [m for _, m in inner]
         self.packed_obs = [isinstance(s, gym.spaces.Dict) and "observation" in s.spaces for s in obs_spaces]
         self.obs_dims = np.array([_flat_dim(s) for s in self.observation_spaces], dtype=np.int64)
+        self.flat_obs = [isinstance(s, gym.spaces.Box) and len(s.shape) == 1 for s in self.observation_spaces]
         self.obs_dim = int(self.obs_dims.max())
         state_space = getattr(env, "state_space", None)
         if state_space is None:
@@ -129,6 +130,10 @@ class EnvLayout:
         else:
             names = sorted(k.__name__ for k in kinds)
             raise ValueError(f"unsupported action spaces {names}: trmarl supports all-Discrete or all-Box agents")
+        #: The mask of an agent whose env gives none: its own actions legal, the padding beyond them not.
+        self.default_mask = np.zeros((self.n_agents, max(self.n_actions, 1)), dtype=bool)
+        for n, k in enumerate(self.n_actions_per_agent):
+            self.default_mask[n, :k] = True
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -296,39 +301,41 @@ class _EnvSlice:
         self.ep_length = np.zeros(n, dtype=np.int64)
         self.ep_start = np.full(n, time.perf_counter())
 
-    # writing one env's observation
+    # writing one env's observation (hot path: the padding beyond each agent's dim is never written, so stays 0)
     def _write(self, k: int, obs: dict[str, Any], infos: dict[str, Any], env: Any) -> None:
         lay = self.layout
         o = self.buf["obs"][k]
-        o.fill(0.0)
         mask = self.buf.get("action_mask")
         active = self.buf["active"][k]
         for n, agent in enumerate(lay.agents):
-            if agent not in obs:
+            ob = obs.get(agent)
+            if ob is None:
+                o[n] = 0.0
                 active[n] = False
                 if mask is not None:
-                    mask[k, n].fill(True)
+                    mask[k, n] = True
                 continue
-            ob = obs[agent]
             if lay.packed_obs[n]:
                 raw = ob["observation"]
                 if mask is not None:
-                    m = np.asarray(ob["action_mask"], dtype=bool).ravel() if lay.packed_mask[n] else None
-                    mask[k, n].fill(False)
-                    if m is None:
-                        mask[k, n, : lay.n_actions_per_agent[n]] = True
-                    else:
+                    if lay.packed_mask[n]:
+                        m = np.asarray(ob["action_mask"]).ravel()
                         mask[k, n, : m.shape[0]] = m
+                        mask[k, n, m.shape[0] :] = False
+                    else:
+                        mask[k, n] = lay.default_mask[n]
             else:
                 raw = ob
                 if mask is not None:
-                    mask[k, n].fill(False)
-                    mask[k, n, : lay.n_actions_per_agent[n]] = True
-            flat = np.asarray(raw, dtype=np.float32).ravel()
-            o[n, : flat.shape[0]] = flat
-            info = infos.get(agent) if isinstance(infos, dict) else None
-            active[n] = bool(info.get("active", True)) if isinstance(info, dict) else True
-        self.buf["state"][k] = np.asarray(env.state(), dtype=np.float32).ravel()
+                    mask[k, n] = lay.default_mask[n]
+            dim = lay.obs_dims[n]
+            if lay.flat_obs[n]:
+                o[n, :dim] = raw
+            else:
+                o[n, :dim] = np.asarray(raw, dtype=np.float32).ravel()
+            info = infos.get(agent) if infos else None
+            active[n] = bool(info.get("active", True)) if info else True
+        self.buf["state"][k] = np.asarray(env.state(), dtype=np.float32).reshape(-1)
 
     def reset(self, seeds: Sequence[int | None]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -355,7 +362,7 @@ class _EnvSlice:
             else:
                 act = {a: actions[k, n, : lay.act_dims[n]] for n, a in enumerate(lay.agents) if a in live}
             obs, rewards, terms, truncs, infos = env.step(act)
-            r = float(np.mean([rewards[a] for a in rewards])) if rewards else 0.0
+            r = float(sum(rewards.values())) / len(rewards) if rewards else 0.0
             done_agents = [a for a in lay.agents if a in terms or a in truncs]
             all_done = (not env.agents) or (
                 bool(done_agents) and all(bool(terms.get(a, False)) or bool(truncs.get(a, False)) for a in done_agents)
