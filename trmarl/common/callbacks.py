@@ -1,0 +1,116 @@
+"""Callbacks for trmarl agents. SB3's own callbacks (``CheckpointCallback``, ``StopTrainingOnRewardThreshold``,
+``CallbackList``, custom ``BaseCallback`` subclasses...) work unchanged; :class:`EvalCallback` here replaces SB3's,
+which expects a single-agent ``VecEnv``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback, EventCallback
+
+from trmarl.common.evaluation import EvaluationResult, as_vec_env, evaluate_policy
+
+__all__ = ["EvalCallback"]
+
+
+class EvalCallback(EventCallback):
+    """Evaluate the agent every ``eval_freq`` vec-env steps on a multi-agent env (SB3's ``EvalCallback`` for trmarl).
+
+    Logs ``eval/mean_reward``, ``eval/mean_ep_length`` and ``eval/win_rate`` (where the env reports wins), keeps
+    :attr:`best_mean_reward` (so ``StopTrainingOnRewardThreshold`` works as ``callback_on_new_best``), saves the best
+    model and an ``evaluations.npz`` like SB3's.
+
+    Args:
+        eval_env: An env id, a ParallelEnv, a factory or a MultiAgentVecEnv.
+        callback_on_new_best: Called when a new best mean reward is reached.
+        callback_after_eval: Called after every evaluation.
+        n_eval_episodes: Episodes per evaluation.
+        eval_freq: Evaluate every this many calls (one call = one vec-env step = ``n_envs`` env steps).
+        log_path: Folder for ``evaluations.npz``.
+        best_model_save_path: Folder for ``best_model.zip``.
+        deterministic: Deterministic actions during evaluation.
+        verbose: 1 prints each evaluation.
+    """
+
+    def __init__(
+        self,
+        eval_env: Any,
+        callback_on_new_best: BaseCallback | None = None,
+        callback_after_eval: BaseCallback | None = None,
+        n_eval_episodes: int = 5,
+        eval_freq: int = 10000,
+        log_path: str | None = None,
+        best_model_save_path: str | None = None,
+        deterministic: bool = True,
+        verbose: int = 1,
+    ) -> None:
+        super().__init__(callback_after_eval, verbose=verbose)
+        self.callback_on_new_best = callback_on_new_best
+        if callback_on_new_best is not None:
+            callback_on_new_best.parent = self
+        self.eval_env, _ = as_vec_env(eval_env)
+        self.n_eval_episodes = n_eval_episodes
+        self.eval_freq = eval_freq
+        self.deterministic = deterministic
+        self.best_model_save_path = best_model_save_path
+        self.log_path = None if log_path is None else os.path.join(log_path, "evaluations")
+        self.best_mean_reward = -np.inf
+        self.last_mean_reward = -np.inf
+        self.last_win_rate: float | None = None
+        self.evaluations_timesteps: list[int] = []
+        self.evaluations_results: list[list[float]] = []
+        self.evaluations_length: list[list[int]] = []
+
+    def _init_callback(self) -> None:
+        if self.best_model_save_path is not None:
+            os.makedirs(self.best_model_save_path, exist_ok=True)
+        if self.log_path is not None:
+            os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        if self.callback_on_new_best is not None:
+            self.callback_on_new_best.init_callback(self.model)
+
+    def _on_step(self) -> bool:
+        if self.eval_freq <= 0 or self.n_calls % self.eval_freq != 0:
+            return True
+        result = evaluate_policy(self.model, self.eval_env, self.n_eval_episodes, self.deterministic)
+        assert isinstance(result, EvaluationResult)
+        mean_reward, std_reward = result
+        self.last_mean_reward, self.last_win_rate = mean_reward, result.win_rate
+        self.evaluations_timesteps.append(self.num_timesteps)
+        self.evaluations_results.append(result.episode_rewards)
+        self.evaluations_length.append(result.episode_lengths)
+        if self.log_path is not None:
+            np.savez(
+                self.log_path,
+                timesteps=self.evaluations_timesteps,
+                results=self.evaluations_results,
+                ep_lengths=self.evaluations_length,
+            )
+        if self.verbose >= 1:
+            print(f"Eval num_timesteps={self.num_timesteps}, episode_reward={mean_reward:.2f} +/- {std_reward:.2f}")
+        self.logger.record("eval/mean_reward", mean_reward)
+        self.logger.record("eval/mean_ep_length", float(np.mean(result.episode_lengths)))
+        if result.win_rate is not None:
+            self.logger.record("eval/win_rate", result.win_rate)
+        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
+        self.logger.dump(self.num_timesteps)
+        continue_training = True
+        if mean_reward > self.best_mean_reward:
+            if self.verbose >= 1:
+                print("New best mean reward!")
+            if self.best_model_save_path is not None:
+                self.model.save(os.path.join(self.best_model_save_path, "best_model"))
+            self.best_mean_reward = mean_reward
+            if self.callback_on_new_best is not None:
+                continue_training = self.callback_on_new_best.on_step()
+        if self.callback is not None:
+            continue_training = continue_training and self._on_event()
+        return continue_training
+
+    def update_child_locals(self, locals_: dict[str, Any]) -> None:
+        """Forward the rollout's locals to the after-eval callback."""
+        if self.callback is not None:
+            self.callback.update_locals(locals_)
