@@ -166,3 +166,36 @@ def test_registered_id_with_kwargs_roundtrip():
     assert vec.env_id == "TestCounter-v0" and vec.env_kwargs == {"max_steps": 5}
     assert vec.get_attr("max_steps") == [5, 5]
     assert "TestCounter-v0" in repr(vec)
+
+
+@pytest.mark.parametrize(("env_id", "obs_mode"), [("MaMuJoCo-HalfCheetah-2x3", "local"), ("MaMuJoCo-Hopper-3x1", "global")])
+def test_array_protocol_equals_dict_path(env_id, obs_mode):
+    """MaMuJoCo's step_arrays/reset_arrays fast path gives the same arrays and infos as the PettingZoo dict path."""
+    from trmarl.envs.mamujoco import MaMuJoCoEnv
+
+    class DictOnly(MaMuJoCoEnv):
+        supports_array_api = False  # type: ignore[assignment]
+
+    kwargs = {**trmarl.envs.spec(env_id).kwargs, "obs_mode": obs_mode, "max_episode_steps": 30}
+    fast = make_vec_env(lambda: MaMuJoCoEnv(**kwargs), n_envs=2, seed=3)
+    slow = make_vec_env(lambda: DictOnly(**kwargs), n_envs=2, seed=3)
+    assert fast._slice.array_api and not slow._slice.array_api
+    rng = np.random.default_rng(0)
+    a, _ = fast.reset()
+    b, _ = slow.reset()
+    np.testing.assert_array_equal(a.obs, b.obs)
+    ends = 0
+    for _ in range(70):
+        acts = rng.uniform(-2, 2, (2, fast.n_agents, fast.act_dim)).astype(np.float32)
+        x, y = fast.step(acts), slow.step(acts)
+        np.testing.assert_array_equal(x.obs.obs, y.obs.obs)
+        np.testing.assert_array_equal(x.obs.state, y.obs.state)
+        np.testing.assert_array_equal(x.reward, y.reward)
+        np.testing.assert_array_equal(x.terminated, y.terminated)
+        np.testing.assert_array_equal(x.truncated, y.truncated)
+        for ix, iy in zip(x.infos, y.infos):
+            if "final_obs" in ix:
+                ends += 1
+                np.testing.assert_array_equal(ix["final_obs"], iy["final_obs"])
+                assert ix["episode"]["r"] == iy["episode"]["r"] and ix["episode"]["l"] == iy["episode"]["l"]
+    assert ends >= 2

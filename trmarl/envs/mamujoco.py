@@ -302,6 +302,8 @@ class MaMuJoCoEnv(ParallelEnv[str, Obs, npt.NDArray[np.floating[Any]]]):
 
         self._state: Obs | None = None
         self._n_steps = 0
+        self._pad_ctrl_cache: dict[int, npt.NDArray[np.int64]] = {}
+        self._pad_obs_index: npt.NDArray[np.int64] | None = None
 
     # ------------------------------------------------------------------------------------------------------------
     # PettingZoo API
@@ -381,6 +383,76 @@ class MaMuJoCoEnv(ParallelEnv[str, Obs, npt.NDArray[np.floating[Any]]]):
             dict.fromkeys(agents, truncated),
             {agent: info for agent in agents},
         )
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Array protocol (used by trmarl's vectorized envs; no dicts on the hot path)
+    # ------------------------------------------------------------------------------------------------------------
+
+    @property
+    def supports_array_api(self) -> bool:
+        """Whether :meth:`step_arrays`/:meth:`reset_arrays` can be used (only on the verified fast path)."""
+        return self.fast_obs
+
+    def reset_arrays(self, seed: int | None, obs_out: np.ndarray, state_out: np.ndarray) -> dict[str, Any]:
+        """:meth:`reset`, writing the observations into ``obs_out`` ``(N, D)`` and the state into ``state_out``.
+
+        ``D`` may exceed the widest observation (vectorized envs pad); the padding is written with zeros.
+        Returns the task's info dict.
+        """
+        if seed is not None:
+            for i, agent in enumerate(self.possible_agents):
+                self.action_spaces[agent].seed(int(seed) + i)
+        sa_obs, info = self.single_agent_env.reset(seed=seed)
+        self._write_arrays(sa_obs, obs_out, state_out)
+        self.agents = list(self.possible_agents)
+        self._n_steps = 0
+        return info
+
+    def step_arrays(
+        self, actions: np.ndarray, obs_out: np.ndarray, state_out: np.ndarray
+    ) -> tuple[float, bool, bool, dict[str, Any]]:
+        """:meth:`step` for already-validated actions ``(N, act_dim)`` (padded rows, extra columns ignored).
+
+        Writes the observations into ``obs_out`` and the state into ``state_out``; returns
+        ``(team_reward, terminated, truncated, info)``. The results equal :meth:`step`'s bit for bit.
+        """
+        if not self.agents:
+            raise RuntimeError("MaMuJoCoEnv.step_arrays called with no live agents: call reset_arrays() first")
+        pad_index = self._padded_ctrl_index(actions.shape[1])
+        self._n_steps += 1
+        ctrl = actions.reshape(-1)[pad_index].astype(np.float64)
+        sa_obs, reward, terminated, truncated, info = self._mujoco_env.step(ctrl)
+        self._write_arrays(sa_obs, obs_out, state_out)
+        terminated = bool(terminated)
+        truncated = bool(truncated) or self._n_steps >= self.max_episode_steps
+        if terminated or truncated:
+            self.agents = []
+        return float(reward), terminated, truncated, info
+
+    def _padded_ctrl_index(self, act_dim: int) -> npt.NDArray[np.int64]:
+        cached = self._pad_ctrl_cache.get(act_dim)
+        if cached is None:
+            assert self._ctrl_perm is not None
+            flat = np.concatenate([n * act_dim + np.arange(d) for n, d in enumerate(self._act_dims)])
+            cached = self._pad_ctrl_cache[act_dim] = flat[self._ctrl_perm]
+        return cached
+
+    def _write_arrays(self, sa_obs: np.ndarray, obs_out: np.ndarray, state_out: np.ndarray) -> None:
+        state = self._state = np.asarray(sa_obs, dtype=np.float32)
+        state_out[:] = state
+        if self.obs_mode == "global":
+            obs_out[:, : self.state_dim] = state
+            obs_out[:, self.state_dim : self.state_dim + self.n_agents] = self._one_hot
+            obs_out[:, self.state_dim + self.n_agents :] = 0.0
+            return
+        assert self._obs_index is not None
+        if self._pad_obs_index is None or self._pad_obs_index.shape[1] != obs_out.shape[1]:
+            index = np.full((self.n_agents, obs_out.shape[1]), self.state_dim, dtype=np.int64)
+            for n, (s, e) in enumerate(self._obs_bounds):
+                index[n, : e - s] = self._obs_index[s:e]
+            self._pad_obs_index = index
+        extended = np.append(state, np.float32(0.0))
+        obs_out[:] = extended[self._pad_obs_index]
 
     def state(self) -> Obs:
         """The global state: the single-agent task's observation (float32), as of the last ``reset``/``step``."""

@@ -300,6 +300,8 @@ class _EnvSlice:
         self.ep_return = np.zeros(n, dtype=np.float64)
         self.ep_length = np.zeros(n, dtype=np.int64)
         self.ep_start = np.full(n, time.perf_counter())
+        #: Envs offering ``step_arrays``/``reset_arrays`` (MaMuJoCo's verified fast path) skip the per-agent dicts.
+        self.array_api = all(getattr(env, "supports_array_api", False) for env in envs) and not layout.discrete
 
     # writing one env's observation (hot path: the padding beyond each agent's dim is never written, so stays 0)
     def _write(self, k: int, obs: dict[str, Any], infos: dict[str, Any], env: Any) -> None:
@@ -337,46 +339,66 @@ class _EnvSlice:
             active[n] = bool(info.get("active", True)) if info else True
         self.buf["state"][k] = np.asarray(env.state(), dtype=np.float32).reshape(-1)
 
+    def _reset_one(self, k: int, seed: int | None) -> None:
+        env = self.envs[k]
+        if self.array_api:
+            env.reset_arrays(seed, self.buf["obs"][k], self.buf["state"][k])
+            self.buf["active"][k] = True
+        else:
+            obs, infos = env.reset(seed=seed)
+            self._write(k, obs, infos, env)
+        self.ep_return[k] = 0.0
+        self.ep_length[k] = 0
+        self.ep_start[k] = time.perf_counter()
+
     def reset(self, seeds: Sequence[int | None]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
         for k, (env, seed) in enumerate(zip(self.envs, seeds)):
             if seed is not None:
                 for n, agent in enumerate(self.layout.agents):
                     env.action_space(agent).seed(seed + 7919 * (n + 1))
-            obs, infos = env.reset(seed=seed)
-            self._write(k, obs, infos, env)
-            self.ep_return[k] = 0.0
-            self.ep_length[k] = 0
-            self.ep_start[k] = time.perf_counter()
-            out.append({})
-        return out
+            self._reset_one(k, seed)
+        return [{} for _ in self.envs]
+
+    def _step_dicts(self, k: int, actions: np.ndarray) -> tuple[float, bool, bool, Any, bool | None]:
+        """One PettingZoo ``step`` of env ``k``: ``(team reward, terminated, truncated, agent infos, win)``."""
+        lay, env = self.layout, self.envs[k]
+        live = env.agents
+        act: dict[str, Any]
+        if lay.discrete:
+            act = {a: int(actions[k, n]) for n, a in enumerate(lay.agents) if a in live}
+        else:
+            act = {a: actions[k, n, : lay.act_dims[n]] for n, a in enumerate(lay.agents) if a in live}
+        obs, rewards, terms, truncs, infos = env.step(act)
+        r = float(sum(rewards.values())) / len(rewards) if rewards else 0.0
+        done_agents = [a for a in lay.agents if a in terms or a in truncs]
+        all_done = (not env.agents) or (
+            bool(done_agents) and all(bool(terms.get(a, False)) or bool(truncs.get(a, False)) for a in done_agents)
+        )
+        terminated = all_done and any(bool(terms.get(a, False)) for a in done_agents)
+        self._write(k, obs, infos, env)
+        return r, terminated, all_done and not terminated, infos, _find_win(infos) if all_done else None
+
+    def _step_arrays(self, k: int, actions: np.ndarray) -> tuple[float, bool, bool, Any, bool | None]:
+        """The same through the env's array protocol (``step_arrays``: no dicts)."""
+        r, terminated, truncated, info = self.envs[k].step_arrays(actions[k], self.buf["obs"][k], self.buf["state"][k])
+        truncated = truncated and not terminated  # as in the dict path: an episode that ends both ways terminated
+        win = None
+        if terminated or truncated:
+            win = next((bool(info[key]) for key in ("battle_won", "win", "won") if key in info), None)
+        return r, terminated, truncated, info, win
 
     def step(self, actions: np.ndarray) -> list[dict[str, Any]]:
-        lay = self.layout
+        step_one = self._step_arrays if self.array_api else self._step_dicts
         infos_out: list[dict[str, Any]] = []
-        for k, env in enumerate(self.envs):
-            live = env.agents
-            act: dict[str, Any]
-            if lay.discrete:
-                act = {a: int(actions[k, n]) for n, a in enumerate(lay.agents) if a in live}
-            else:
-                act = {a: actions[k, n, : lay.act_dims[n]] for n, a in enumerate(lay.agents) if a in live}
-            obs, rewards, terms, truncs, infos = env.step(act)
-            r = float(sum(rewards.values())) / len(rewards) if rewards else 0.0
-            done_agents = [a for a in lay.agents if a in terms or a in truncs]
-            all_done = (not env.agents) or (
-                bool(done_agents) and all(bool(terms.get(a, False)) or bool(truncs.get(a, False)) for a in done_agents)
-            )
-            terminated = all_done and any(bool(terms.get(a, False)) for a in done_agents)
-            truncated = all_done and not terminated
+        for k in range(len(self.envs)):
+            r, terminated, truncated, env_infos, win = step_one(k, actions)
             self.ep_return[k] += r
             self.ep_length[k] += 1
             self.buf["reward"][k] = r
             self.buf["terminated"][k] = terminated
             self.buf["truncated"][k] = truncated
             info: dict[str, Any] = {}
-            if all_done:
-                self._write(k, obs, infos, env)
+            if terminated or truncated:
                 info["final_obs"] = self.buf["obs"][k].copy()
                 info["final_state"] = self.buf["state"][k].copy()
                 info["final_active"] = self.buf["active"][k].copy()
@@ -387,18 +409,11 @@ class _EnvSlice:
                     "l": int(self.ep_length[k]),
                     "t": round(time.perf_counter() - self.ep_start[k], 6),
                 }
-                win = _find_win(infos)
                 if win is not None:
                     episode["win"] = win
                 info["episode"] = episode
-                info["agent_infos"] = infos
-                obs, reset_infos = env.reset()
-                self._write(k, obs, reset_infos, env)
-                self.ep_return[k] = 0.0
-                self.ep_length[k] = 0
-                self.ep_start[k] = time.perf_counter()
-            else:
-                self._write(k, obs, infos, env)
+                info["agent_infos"] = env_infos
+                self._reset_one(k, None)
             infos_out.append(info)
         return infos_out
 

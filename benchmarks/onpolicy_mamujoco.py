@@ -1,0 +1,102 @@
+"""Sample efficiency of HAPPO / HATRPO / MAPPO / IPPO on Multi-Agent MuJoCo (HARL's tuned config, trmarl's defaults).
+
+One run per call; results go to ``--out/<ALGO>_<env>_<obs_mode>_s<seed>/``: ``eval.csv`` (env steps, mean and std of
+the deterministic evaluation return), ``progress.csv`` (SB3 logger), ``summary.json`` and ``model.zip``.
+``benchmarks/summarize_onpolicy.py`` turns several runs into the median table and plot of ``docs/benchmarks.md``.
+
+    python benchmarks/onpolicy_mamujoco.py --algo HAPPO --seed 1 --timesteps 2e6 --obs-mode global
+
+HARL evaluates 40 deterministic episodes every 25 iterations (100k steps); the default here is 10 episodes every
+100k steps, to keep evaluation cheap on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure
+
+import trmarl
+from trmarl import evaluate_policy, make_vec_env
+
+
+class PeriodicEval(BaseCallback):
+    """Deterministic evaluation every ``every`` env steps (checked once per rollout), appended to a CSV."""
+
+    def __init__(self, eval_env: trmarl.envs.MultiAgentVecEnv, every: int, episodes: int, path: Path) -> None:
+        super().__init__()
+        self.eval_env, self.every, self.episodes, self.path = eval_env, every, episodes, path
+        self.next_at = every
+        self.rows: list[tuple[int, float, float, float]] = []
+
+    def evaluate(self) -> None:
+        mean, std = evaluate_policy(self.model, self.eval_env, n_eval_episodes=self.episodes, deterministic=True)
+        self.rows.append((int(self.model.num_timesteps), float(mean), float(std), time.time()))
+        with open(self.path, "w", newline="") as fh:
+            csv.writer(fh).writerows([("timesteps", "mean_return", "std_return", "wall_time"), *self.rows])
+        if self.verbose:
+            print(f"[eval] {self.model.num_timesteps:>9d} steps: return {mean:8.1f} +- {std:6.1f}", flush=True)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self.model.num_timesteps >= self.next_at:
+            self.next_at += self.every
+            self.evaluate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--algo", default="HAPPO", choices=["HAPPO", "HATRPO", "MAPPO", "IPPO"])
+    parser.add_argument("--env", default="MaMuJoCo-HalfCheetah-2x3")
+    parser.add_argument("--obs-mode", default="global", choices=["global", "local"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timesteps", type=float, default=2e6)
+    parser.add_argument("--eval-every", type=int, default=100_000)
+    parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=Path("runs/bench"))
+    args = parser.parse_args()
+
+    run = args.out / f"{args.algo}_{args.env}_{args.obs_mode}_s{args.seed}"
+    run.mkdir(parents=True, exist_ok=True)
+    env_kwargs = {"obs_mode": args.obs_mode}
+    model = getattr(trmarl, args.algo)(args.env, seed=args.seed, env_kwargs=env_kwargs, verbose=0)
+    model.set_logger(configure(str(run), ["csv"]))
+    eval_env = make_vec_env(args.env, n_envs=args.eval_episodes, seed=args.seed + 10_000, env_kwargs=env_kwargs)
+    callback = PeriodicEval(eval_env, args.eval_every, args.eval_episodes, run / "eval.csv")
+    callback.verbose = 1
+    start = time.perf_counter()
+    model.learn(args.timesteps, callback=callback)
+    elapsed = time.perf_counter() - start
+    if not callback.rows or callback.rows[-1][0] != model.num_timesteps:
+        callback.model = model
+        callback.evaluate()
+    model.save(run / "model.zip")
+    final = callback.rows[-1]
+    summary = {
+        "algo": args.algo,
+        "env": args.env,
+        "obs_mode": args.obs_mode,
+        "seed": args.seed,
+        "timesteps": int(model.num_timesteps),
+        "final_mean_return": final[1],
+        "best_mean_return": float(np.max([r[1] for r in callback.rows])),
+        "wall_seconds": round(elapsed, 1),
+        "steps_per_second_incl_eval": round(model.num_timesteps / elapsed, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+    }
+    (run / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
