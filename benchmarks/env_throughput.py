@@ -28,7 +28,7 @@ import trmarl
 def time_parallel_env(make_env: Callable[[], Any], n_steps: int) -> float:
     """Steps/s of one ParallelEnv, stepping with random actions and reading ``state()`` every step."""
     env = make_env()
-    obs, _ = env.reset(seed=0)
+    env.reset(seed=0)
     rng = np.random.default_rng(0)
     spaces = {a: env.action_space(a) for a in env.possible_agents}
     acts = [{a: rng.uniform(-1, 1, s.shape).astype(np.float32) for a, s in spaces.items()} for _ in range(256)]

@@ -22,7 +22,7 @@ BEGIN, END = "<!-- env-table -->", "<!-- /env-table -->"
 def _dims(values: Any) -> str:
     vals = [int(v) for v in values]
     if len(set(vals)) == 1:
-        return f"{vals[0]}" + (f" ×{len(vals)}" if len(vals) > 1 else "")
+        return f"{vals[0]}" + (f" x{len(vals)}" if len(vals) > 1 else "")
     return ", ".join(str(v) for v in vals)
 
 
@@ -32,7 +32,7 @@ def describe(env_id: str) -> str:
         env = trmarl.make(env_id)
     except Exception as exc:  # an id whose simulator is absent or broken here: say why
         reason = str(exc).splitlines()[0][:90].replace("|", "/")
-        return f"| `{env_id}` | – | – | – | – | not available here: {reason} |"
+        return f"| `{env_id}` | - | - | - | - | not available here: {reason} |"
     try:
         layout = EnvLayout(env)
         acts = f"Discrete({_dims(layout.n_actions_per_agent)})" if layout.discrete else f"Box({_dims(layout.act_dims)})"

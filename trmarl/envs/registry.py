@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import re
@@ -125,10 +126,8 @@ def _register_with_pettingzoo(env_spec: EnvSpec) -> None:
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
+        with contextlib.suppress(Exception):  # the registry's signature depends on the PettingZoo version
             pz_register("parallel", env_spec.id, env_spec.entry_point, kwargs=dict(env_spec.kwargs))
-        except Exception:  # pragma: no cover - depends on the PettingZoo version
-            pass
 
 
 def spec(env_id: str) -> EnvSpec:

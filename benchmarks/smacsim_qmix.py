@@ -1,0 +1,69 @@
+"""QMIX / VDN / QTRAN / IQL on SMACSim maps with pymarl2's defaults; prints the test win rate over training.
+
+Usage::
+
+    python benchmarks/smacsim_qmix.py --map 3m --algo QMIX --steps 200000 --seeds 0
+    python benchmarks/smacsim_qmix.py --map 2s3z --algo VDN --steps 1000000 --seeds 0,1,2 --device cuda
+
+Each run logs to ``runs/smacsim_<algo>_<map>/seed<k>/progress.csv`` (SB3's csv logger) and prints one line per test
+(``test_nepisode`` greedy episodes every ``test_interval`` env steps, as pymarl's ``sc2.yaml``: 32 every 10k). SMACSim
+is trmarl's SMAC-compatible simulator: its numbers are not StarCraft II numbers (see ``docs/envs.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.logger import configure
+
+from trmarl.agents.qmix import IQL, QMIX, VDN
+from trmarl.agents.qtran import QTRAN
+
+ALGOS: dict[str, Any] = {"QMIX": QMIX, "VDN": VDN, "QTRAN": QTRAN, "IQL": IQL}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--map", default="3m")
+    parser.add_argument("--algo", default="QMIX", choices=sorted(ALGOS))
+    parser.add_argument("--steps", type=float, default=2e5)
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--test-interval", type=int, default=10_000)
+    parser.add_argument("--test-nepisode", type=int, default=32)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    finals = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        folder = Path("runs") / f"smacsim_{args.algo.lower()}_{args.map}" / f"seed{seed}"
+        model = ALGOS[args.algo](
+            f"SMACSim-{args.map}",
+            seed=seed,
+            n_envs=args.n_envs,
+            device=args.device,
+            verbose=0,
+            test_interval=args.test_interval,
+            test_nepisode=args.test_nepisode,
+        )
+        model.set_logger(configure(str(folder), ["csv"]))
+        start = time.perf_counter()
+        model.learn(args.steps, log_interval=1)
+        assert model.env is not None
+        stats = model.run_test_episodes(model.env, args.test_nepisode)
+        finals.append(stats.get("win_rate", float("nan")))
+        print(
+            f"{args.algo} SMACSim-{args.map} seed {seed}: {model.num_timesteps} steps in {time.perf_counter() - start:.0f} s, "
+            f"final test win rate {finals[-1]:.3f}, return {stats['ep_rew_mean']:.2f}; curve in {folder}/progress.csv"
+        )
+    print(f"mean final test win rate over {len(finals)} seed(s): {np.mean(finals):.3f}")
+
+
+if __name__ == "__main__":
+    main()
