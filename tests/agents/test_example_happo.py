@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_happo_halfcheetah_example(tmp_path: Path) -> None:
     cmd = [
         sys.executable, str(ROOT / "examples" / "happo_halfcheetah.py"),
-        "--timesteps", "400", "--n-envs", "2", "--eval-episodes", "2", "--seed", "3", "--out", str(tmp_path),
+        "--timesteps", "400", "--n-envs", "2", "--eval-episodes", "2", "--eval-every", "400", "--seed", "3", "--out", str(tmp_path),
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -356,7 +356,7 @@ class OffPolicyAgent(BaseAgent):
         if self.config.episode_limit is not None:
             return int(self.config.episode_limit)
         if self.env is not None:
-            for name in ("episode_limit", "max_steps", "max_cycles"):
+            for name in ("episode_limit", "max_episode_steps", "max_steps", "max_cycles"):
                 try:
                     value = self.env.get_attr(name, indices=[0])[0]
                 except Exception:

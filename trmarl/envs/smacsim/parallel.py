@@ -190,6 +190,7 @@ class _EnvView:
         self.map_name = vec.map_name
         self.render_mode = vec.render_mode
         self.core = vec.core
+        self.episode_limit = int(vec.core.episode_limit)
 
     @property
     def agents(self) -> list[str]:
