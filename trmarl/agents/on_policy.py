@@ -21,6 +21,7 @@ shared infrastructure (HARL's runner, buffers and critic, ``shared/specs/trust_r
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, NamedTuple
 
@@ -111,6 +112,9 @@ class OnPolicyConfig:
     """One critic on the global state; False gives every agent a critic on its own observation (IPPO)."""
     harl_exact: bool = False
     """GAE with HARL's ``bad_transition`` convention (no bootstrap from the final state on truncation)."""
+    concurrent_critic: bool = True
+    """Update the critic in a worker thread while the actors update (trmarl; same numbers as HARL's actors-then-critic
+    order, since the critic's loss reads only the rollout). Uses a second core on CPU; False runs it after the actors."""
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
@@ -659,10 +663,12 @@ class OnPolicyAgent(BaseAgent):
         shuffle: bool,
         whole_sequences: bool = False,
         n_epochs: int = 1,
+        rng: np.random.Generator | None = None,
     ) -> Iterator[dict[str, torch.Tensor | None]]:
         """Split ``(T, E, k, ...)`` tensors into minibatches, ``n_epochs`` times: samples (feed-forward) or sequence
         chunks (recurrent). A single minibatch is the whole batch in rollout order (every loss is a mean over the batch,
-        so shuffling it would only change float rounding and cost a copy per epoch)."""
+        so shuffling it would only change float rounding and cost a copy per epoch). ``rng`` defaults to ``self.rng``."""
+        rng = self.rng if rng is None else rng
         T, E, k = self.buffer.n_steps, self.buffer.n_envs, next(v for v in data.values() if v is not None).shape[2]
         if not self.recurrent:
             flat = {n: None if v is None else v.reshape(T * E * k, *v.shape[3:]) for n, v in data.items()}
@@ -672,7 +678,7 @@ class OnPolicyAgent(BaseAgent):
                 if n_minibatches == 1:
                     yield flat
                     continue
-                order = self.rng.permutation(total) if shuffle else np.arange(total)
+                order = rng.permutation(total) if shuffle else np.arange(total)
                 for idx in np.array_split(order, n_minibatches):
                     ix = torch.as_tensor(idx, device=self.device)
                     yield {n: None if v is None else v[ix] for n, v in flat.items()}
@@ -693,7 +699,7 @@ class OnPolicyAgent(BaseAgent):
             if n_minibatches == 1:
                 yield {**seq, "hidden": h0}
                 continue
-            order = self.rng.permutation(total) if shuffle else np.arange(total)
+            order = rng.permutation(total) if shuffle else np.arange(total)
             for idx in np.array_split(order, n_minibatches):
                 ix = torch.as_tensor(idx, device=self.device)
                 out = {n: None if v is None else v[:, ix] for n, v in seq.items()}
@@ -812,8 +818,43 @@ class OnPolicyAgent(BaseAgent):
         }
 
     # -- critic -----------------------------------------------------------------------------------------------
-    def train_critic(self) -> dict[str, float]:
-        """HARL's critic update (spec §4): clipped Huber loss on ValueNorm-normalised returns; returns statistics."""
+    def start_critic_update(self) -> Callable[[], dict[str, float]]:
+        """Start the critic update and return a function that finishes it and returns its statistics.
+
+        The critic's loss reads only the rollout (inputs, returns, rollout values), never the actors, so updating it
+        while the actors update gives exactly HARL's actors-then-critic numbers. With ``concurrent_critic`` it runs in
+        a worker thread (torch releases the GIL inside its kernels, so on CPU the two updates use two cores);
+        otherwise the returned function runs it. Either way its minibatch order comes from a generator spawned here
+        from ``self.rng``, so both modes consume the same random numbers.
+        """
+        rng = np.random.default_rng(int(self.rng.integers(2**63)))
+        if not self.config.concurrent_critic:
+            return lambda: self.train_critic(rng)
+        result: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                result["stats"] = self.train_critic(rng)
+            except BaseException as exc:  # re-raised in the caller's thread
+                result["error"] = exc
+
+        thread = threading.Thread(target=work, name="trmarl-critic-update", daemon=True)
+        thread.start()
+
+        def finish() -> dict[str, float]:
+            thread.join()
+            if "error" in result:
+                raise result["error"]
+            return result["stats"]
+
+        return finish
+
+    def train_critic(self, rng: np.random.Generator | None = None) -> dict[str, float]:
+        """HARL's critic update (spec §4): clipped Huber loss on ValueNorm-normalised returns; returns statistics.
+
+        Args:
+            rng: Generator for the minibatch order (default ``self.rng``).
+        """
         cfg, buf = self.config, self.buffer
         losses: list[float] = []
         inputs = self._critic_inputs(buf.obs, buf.states)  # per group (T, E, k, in)
@@ -826,7 +867,7 @@ class OnPolicyAgent(BaseAgent):
                 "episode_starts": buf.episode_starts.unsqueeze(-1).expand(-1, -1, len(cols)),
                 "hidden": None if buf.critic_hidden is None else buf.critic_hidden[:, :, cols],
             }
-            for mb in self._iterate(data, cfg.critic_n_minibatches, shuffle=True, n_epochs=cfg.critic_epochs):
+            for mb in self._iterate(data, cfg.critic_n_minibatches, shuffle=True, n_epochs=cfg.critic_epochs, rng=rng):
                 batch = CriticBatch(**mb)  # type: ignore[arg-type]
                 values, _ = self.critics[c](batch.inputs, batch.hidden, batch.episode_starts)
                 loss = self.value_loss(values, batch.old_values, batch.returns)
