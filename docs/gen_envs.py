@@ -28,15 +28,19 @@ def _dims(values: Any) -> str:
 
 def describe(env_id: str) -> str:
     """One markdown table row for ``env_id`` (or the reason it cannot be built here)."""
+    note = ""
+    build_id = env_id
+    if env_id.startswith("SMAC-"):  # real StarCraft II: the same spaces as the SMACSim map
+        build_id, note = "SMACSim-" + env_id[len("SMAC-") :], "StarCraft II through `smac` (same spaces as SMACSim)"
     try:
-        env = trmarl.make(env_id)
+        env = trmarl.make(build_id)
     except Exception as exc:  # an id whose simulator is absent or broken here: say why
-        reason = str(exc).splitlines()[0][:90].replace("|", "/")
+        reason = str(exc).splitlines()[0].split(" (")[0][:110].replace("|", "/")
         return f"| `{env_id}` | - | - | - | - | not available here: {reason} |"
     try:
         layout = EnvLayout(env)
         acts = f"Discrete({_dims(layout.n_actions_per_agent)})" if layout.discrete else f"Box({_dims(layout.act_dims)})"
-        extra = []
+        extra = [note] if note else []
         if env_id.startswith("MaMuJoCo-"):
             glob = trmarl.make(env_id, obs_mode="global")
             extra.append(f"global obs {_dims(EnvLayout(glob).obs_dims)}")
@@ -44,8 +48,7 @@ def describe(env_id: str) -> str:
         if any(layout.packed_mask):
             extra.append("action masks")
         return (
-            f"| `{env_id}` | {layout.n_agents} | {_dims(layout.obs_dims)} | {acts} | {layout.state_dim} | "
-            f"{'; '.join(extra)} |"
+            f"| `{env_id}` | {layout.n_agents} | {_dims(layout.obs_dims)} | {acts} | {layout.state_dim} | {'; '.join(extra)} |"
         )
     finally:
         env.close()
