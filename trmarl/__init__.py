@@ -4,7 +4,7 @@
 >>> env = trmarl.make("MaMuJoCo-HalfCheetah-2x3")          # a PettingZoo ParallelEnv
 >>> venv = trmarl.make_vec_env("SMACSim-3m", n_envs=8)      # fixed-shape multi-agent arrays
 
-Algorithms (``HAPPO``, ``HATRPO``, ``MAPPO``, ``IPPO``, ``QMIX``, ``VDN``, ``QTRAN``, ``IQL``, ``MADDPG``) are imported
+Algorithms (``HAPPO``, ``HATRPO``, ``MAPPO``, ``IPPO``, ``QMIX``, ``VDN``, ``QTRAN``, ``IQL``, ``MADDPG``, ``MATD3``) are imported
 lazily on first access, so ``import trmarl`` stays light.
 """
 
@@ -27,6 +27,7 @@ _LAZY = {
     "IQL": "trmarl.agents.qmix",
     "QTRAN": "trmarl.agents.qtran",
     "MADDPG": "trmarl.agents.maddpg",
+    "MATD3": "trmarl.agents.maddpg",
     "load": "trmarl.agents.base",
     "evaluate_policy": "trmarl.common.evaluation",
     "load_pretrained": "trmarl.zoo",

@@ -68,6 +68,7 @@ ALGORITHMS: dict[str, str] = {
     "IQL": "trmarl.agents.qmix",
     "QTRAN": "trmarl.agents.qtran",
     "MADDPG": "trmarl.agents.maddpg",
+    "MATD3": "trmarl.agents.maddpg",
 }
 
 

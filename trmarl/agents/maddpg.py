@@ -13,7 +13,8 @@ Papers:
 The update, on a batch of ``B`` transitions ``(o, s, a, r, o', s', d)`` from the replay (``d`` = true termination)::
 
     a'_j    = mu'_j(o'_j) [+ clip(N(0, sigma), -c, c) * half_range_j]         target actors (TD3: smoothing noise)
-    y_i     = r + gamma (1 - d) min_k Q'_{i,k}(s', a'_1, ..., a'_N)           k over twin critics (one without TD3)
+    y_i     = r + gamma (1 - d) min_k Q'_{i,k}(s', a'_1, ..., a'_N)           k over twin critics (one without TD3);
+                                                                                n_step > 1: r and gamma of m-step returns
     L_Q     = sum_{i,k} mean_B (Q_{i,k}(s, a_1, ..., a_N) - y_i)^2             critics (one shared critic: i = 1)
     L_mu_i  = -mean_B Q_{i,1}(s, a_1, ..., mu_i(o_i), ..., a_N)               others' actions from the replay (paper eq. 6)
     theta'  <- tau theta + (1 - tau) theta'                                     after each actor update (every policy_delay)
@@ -29,9 +30,9 @@ weights equals one Adam per network (Adam is elementwise), and the ``N`` actor l
 pass, which gives each actor exactly its own gradient.
 
 Deviations from HARL: HARL's MADDPG/MATD3 use a single critic for the team (``shared_critic=True`` here), ``n_step``
-returns (tuned HalfCheetah: 20 / 10; here 1-step, as in the papers), a Huber loss for MADDPG's critic and ValueNorm
-(here the squared error, as in the papers). HARL counts its warm-up steps outside its training loop; here they are part
-of ``total_timesteps``.
+returns (tuned HalfCheetah: 20 / 10; here ``n_step=1`` by default, as in the papers), a Huber loss for MADDPG's critic
+and ValueNorm (here the squared error, as in the papers). HARL counts its warm-up steps outside its training loop;
+here they are part of ``total_timesteps``.
 
 Why MADDPG subclasses :class:`~trmarl.agents.base.BaseAgent` directly: ``OffPolicyAgent`` is the episode runner of the
 recurrent discrete family (episode replay, epsilon-greedy, GRU state); nothing of it fits one-step transitions of
@@ -41,18 +42,14 @@ continuous actions. The transition runner lives here until a second transition-b
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
-from safetensors.numpy import load as np_load
-from safetensors.numpy import save as np_save
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import polyak_update
 from torch import nn
@@ -126,10 +123,13 @@ class MADDPGConfig:
     policy_delay: int = 1
     """Update the actors and the target networks every this many critic updates (TD3 and HARL ``policy_freq``: 2 for
     MATD3; 1 for MADDPG)."""
+    n_step: int = 1
+    """Steps of the bootstrapped return, cut at episode ends (the papers: 1; HARL ``n_step``, tuned HalfCheetah-2x3: 20
+    for MADDPG, 10 for MATD3, yaml default 1)."""
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "policy_delay"):
+        for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "policy_delay", "n_step"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -207,14 +207,16 @@ class StackedMLP(nn.Module):
         return x
 
 
-def td_targets(reward: torch.Tensor, terminated: torch.Tensor, next_q: torch.Tensor, gamma: float) -> torch.Tensor:
-    """One-step targets ``y = r + gamma (1 - d) Q'``; a time limit (``d = 0``) bootstraps, a termination does not.
+def td_targets(
+    reward: torch.Tensor, terminated: torch.Tensor, next_q: torch.Tensor, gamma: float | torch.Tensor
+) -> torch.Tensor:
+    """Targets ``y = r + gamma (1 - d) Q'``; a time limit (``d = 0``) bootstraps, a termination does not.
 
     Args:
         reward: ``(B,)`` team rewards.
         terminated: ``(B,)`` 1.0 at true terminal steps.
         next_q: ``(..., B)`` target values of the next state and the target actions (already the twin minimum).
-        gamma: Discount.
+        gamma: Discount, or ``(B,)`` per-sample discounts (``gamma^m`` of ``m``-step returns).
 
     Returns:
         ``(..., B)`` targets.
@@ -406,9 +408,6 @@ class MADDPG(BaseAgent):
         vec-env steps and ``gradient_steps`` updates; logs every 20 iterations (10k steps with the defaults)."""
         return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
 
-    def _on_env_change(self) -> None:
-        self._last_obs = None
-
     def collect_rollouts(self, env: MultiAgentVecEnv, callback: BaseCallback) -> bool:
         """Step the envs ``train_freq`` times (random actions during the warm-up) and store the transitions."""
         assert self._last_obs is not None, "call learn() (it resets the env) before collect_rollouts()"
@@ -434,7 +433,9 @@ class MADDPG(BaseAgent):
                         if "episode" in info:
                             self.ep_info_buffer.append(info["episode"])
                         self._episode_num += 1
-                self.replay.add(last.obs, last.state, actions, step.reward, next_obs, next_state, step.terminated)
+                self.replay.add(
+                    last.obs, last.state, actions, step.reward, next_obs, next_state, step.terminated, step.truncated
+                )
                 self._last_obs = step.obs
                 callback.update_locals(locals())
                 if not callback.on_step():
@@ -453,7 +454,7 @@ class MADDPG(BaseAgent):
             return
         critic_losses, actor_losses, q_means = [], [], []
         for _ in range(cfg.gradient_steps):
-            batch = self.replay.sample(cfg.batch_size, self.device)
+            batch = self.replay.sample(cfg.batch_size, self.device, cfg.n_step, cfg.gamma)
             critic_loss, q_mean = self._critic_update(batch)
             critic_losses.append(critic_loss)
             q_means.append(q_mean)
@@ -483,7 +484,8 @@ class MADDPG(BaseAgent):
                     self.torch_rng,
                 )
             next_q = self.q_values(batch.next_state, next_actions, target=True).min(dim=0).values  # (n_q, B)
-            return td_targets(batch.reward, batch.terminated, next_q, cfg.gamma)
+            discount = cfg.gamma if batch.discount is None else batch.discount  # gamma^m of n-step samples
+            return td_targets(batch.reward, batch.terminated, next_q, discount)
 
     def _critic_update(self, batch: TransitionBatch) -> tuple[float, float]:
         # 1. targets: target actors (TD3: smoothed) on o', the minimum over twin target critics, bootstrap unless d
@@ -538,43 +540,17 @@ class MADDPG(BaseAgent):
             self.replay.rng.bit_generator.state = state["replay_rng"]
 
     def save_replay_buffer(self, path: str | os.PathLike[str]) -> Path:
-        """Write the replay buffer to a zip (``replay.json`` + ``replay.safetensors``; nothing pickled).
-
-        Returns:
-            The path written (``.zip`` appended when there is no suffix).
-        """
-        target = Path(path)
-        target = target if target.suffix else target.with_suffix(".zip")
-        arrays, meta = self.replay.state_dict()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr("replay.json", json.dumps({"format": "trmarl-transition-replay", **meta}))
-            zf.writestr("replay.safetensors", np_save(arrays))
-        os.replace(tmp, target)
-        return target
+        """Write the replay buffer to a zip of ``replay.json`` + ``replay.safetensors`` (nothing pickled; ``.zip`` is
+        appended when there is no suffix) and return the path."""
+        return self.replay.save(path)
 
     def load_replay_buffer(self, path: str | os.PathLike[str]) -> None:
         """Load a replay buffer written by :meth:`save_replay_buffer`.
 
         Raises:
-            FileNotFoundError: No such file.
             ValueError: Not a trmarl transition replay file, or one for other array sizes.
         """
-        try:
-            with zipfile.ZipFile(path, "r") as zf:
-                meta = json.loads(zf.read("replay.json").decode())
-                arrays = np_load(zf.read("replay.safetensors"))
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{str(path)!r} is not a trmarl replay buffer file ({exc})") from exc
-        if meta.get("format") != "trmarl-transition-replay":
-            raise ValueError(f"{str(path)!r} is not a trmarl transition replay buffer file")
-        if "terminated" in arrays:
-            arrays["terminated"] = arrays["terminated"].astype(np.bool_)
-        try:
-            self.replay.load_state_dict(arrays, {k: int(v) for k, v in meta.items() if k != "format"})
-        except KeyError as exc:
-            raise ValueError(f"{str(path)!r} has an incomplete replay.json ({exc})") from exc
+        self.replay.load(path)
 
 
 class MATD3(MADDPG):
