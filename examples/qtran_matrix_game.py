@@ -15,6 +15,7 @@ Run: ``python examples/qtran_matrix_game.py`` (about a minute on one CPU core).
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import textwrap
 
@@ -45,9 +46,12 @@ def tables(model: QMIX | QTRAN) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timesteps", type=int, default=8000, help="episodes (= steps) per algorithm (default 8000)")
+    args = parser.parse_args()
     torch.set_num_threads(1)
     for cls in (VDN, QMIX, QTRAN):
-        model = cls("MatrixGame-QTRAN", seed=0, **SETTING).learn(8000)
+        model = cls("MatrixGame-QTRAN", seed=0, **SETTING).learn(args.timesteps)
         q, table = tables(model)
         greedy = "".join("ABC"[a] for a in q.argmax(-1))
         name = "Q_jt" if cls is QTRAN else "Q_tot"

@@ -37,6 +37,8 @@ __all__ = ["__version__", "list_envs", "make", "make_vec_env", "register", *_LAZ
 
 
 def __getattr__(name: str) -> Any:
+    if name == "zoo":  # the pretrained-checkpoint package, as an attribute too: trmarl.zoo.list_pretrained()
+        return importlib.import_module("trmarl.zoo")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'trmarl' has no attribute {name!r}")

@@ -1,0 +1,262 @@
+"""The ``trmarl`` command: typed ``--set`` parsing, one-line errors, and train -> eval -> info -> plot -> render."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from trmarl.cli import CLIError, main, parse_env_kwargs, parse_overrides, parse_value
+
+TINY_QMIX = [
+    "--timesteps", "100", "--n-envs", "2", "--set", "batch_size=4", "--set", "test_nepisode=0",
+    "--set", "hidden_dim=8", "--set", "mixing_embed_dim=4", "--set", "hypernet_embed=8", "--quiet",
+]  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# parsing
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "tp", "expected"),
+    [
+        ("3", int, 3),
+        ("100_000", int, 100_000),
+        ("1e6", int, 1_000_000),
+        ("3e-4", float, 3e-4),
+        ("true", bool, True),
+        ("No", bool, False),
+        ("relu", str, "relu"),
+        ("none", float | None, None),
+        ("0.5", float | None, 0.5),
+        ("64,64", tuple[int, ...], (64, 64)),
+        ("[128, 128, 128]", tuple[int, ...], (128, 128, 128)),
+        ("(1, 2)", list[int], [1, 2]),
+        ("vdn", Literal["qmix", "vdn"] | None, "vdn"),
+        ("None", Literal["qmix", "vdn"] | None, None),
+    ],
+)
+def test_parse_value(text: str, tp: object, expected: object) -> None:
+    value = parse_value(text, tp)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "tp"),
+    [("abc", float), ("1.5", int), ("maybe", bool), ("x", Literal["qmix", "vdn"]), ("1,x", tuple[int, ...]), ("none", int)],
+)
+def test_parse_value_rejects(text: str, tp: object) -> None:
+    with pytest.raises(ValueError):
+        parse_value(text, tp)
+
+
+def test_parse_overrides_typed_and_validated() -> None:
+    from trmarl.agents.happo import HAPPOConfig
+    from trmarl.agents.qmix import QMIXConfig
+
+    out = parse_overrides(HAPPOConfig, ["n_steps=50", "hidden_sizes=32,32", "max_grad_norm=none", "linear-lr-decay=yes"])
+    assert out == {"n_steps": 50, "hidden_sizes": (32, 32), "max_grad_norm": None, "linear_lr_decay": True}
+    assert parse_overrides(QMIXConfig, ["mixer=none", "lr=5e-4"]) == {"mixer": None, "lr": 5e-4}
+    with pytest.raises(CLIError, match="Did you mean: lr"):
+        parse_overrides(QMIXConfig, ["learning_rate=1e-3"])
+    with pytest.raises(CLIError, match="n_epoch"):
+        parse_overrides(HAPPOConfig, ["n_epoch=3"])
+    with pytest.raises(CLIError, match="takes"):
+        parse_overrides(HAPPOConfig, ["n_steps=ten"])
+    with pytest.raises(CLIError, match="invalid hyperparameters"):
+        parse_overrides(HAPPOConfig, ["n_steps=0"])  # the config's own validation
+    with pytest.raises(CLIError, match="key=value"):
+        parse_overrides(HAPPOConfig, ["n_steps"])
+
+
+def test_parse_env_kwargs() -> None:
+    assert parse_env_kwargs(["obs_mode=global", "agent_obsk=2", "fast_obs=false", "x=none", "l=[1, 2]"]) == {
+        "obs_mode": "global",
+        "agent_obsk": 2,
+        "fast_obs": False,
+        "x": None,
+        "l": [1, 2],
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# one-line errors
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["train", "qmxi", "SMACSim-3m"], "Did you mean: QMIX"),
+        (["train", "qmix", "SMACSim-3x"], "Did you mean: SMACSim-3m"),
+        (["train", "qmix", "SMACSim-3m", "--set", "lr=abc"], "lr takes float"),
+        (["train", "qmix", "SMACSim-3m", "--set", "mixer=foo"], "one of 'qmix', 'vdn'"),
+        (["train", "happo", "MatrixGame-QTRAN", "--set", "n_step=10"], "Did you mean: n_steps"),
+        (["train", "qmix", "MatrixGame-QTRAN", "--env-kwarg", "nope=1", "--timesteps", "10"], "nope"),
+        (["eval", "missing.zip"], "no checkpoint at 'missing.zip'"),
+        (["info", "missing.zip"], "no checkpoint"),
+        (["plot", "no_such_run"], "no run folder"),
+        (["list", "hyperparameters", "foo"], "unknown algorithm"),
+    ],
+)
+def test_user_errors_are_one_line(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main([*argv, *(["--out", str(tmp_path / "run")] if argv[0] == "train" else [])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("trmarl: error:") and err.count("\n") == 1, err
+    assert needle in err
+
+
+def test_not_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bogus = tmp_path / "bogus.zip"
+    bogus.write_bytes(b"not a zip")
+    for cmd in ("info", "eval"):
+        assert main([cmd, str(bogus)]) == 2
+        assert "not a trmarl checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["eval"], ["list"], ["plot"], ["info"]])
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--help"])
+    assert exc.value.code == 0
+    assert "usage: trmarl" in capsys.readouterr().out
+
+
+def test_console_script_runs() -> None:
+    done = subprocess.run([sys.executable, "-m", "trmarl.cli", "list", "algos"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "QMIX" in done.stdout and "HAPPO" in done.stdout
+
+
+def test_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "envs", "--family", "toy"]) == 0
+    assert "MatrixGame-QTRAN" in capsys.readouterr().out
+    assert main(["list", "pretrained"]) == 0
+    capsys.readouterr()
+    assert main(["list", "hyperparameters", "qmix"]) == 0
+    out = capsys.readouterr().out
+    assert "mixer (one of 'qmix', 'vdn' or None) = 'qmix'" in out and "monotonic" in out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the user's path: train -> info -> eval -> plot, Ctrl-C
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_train_eval_info_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = []
+    for seed in (0, 1):
+        run = tmp_path / f"qmix_s{seed}"
+        assert main(["train", "qmix", "MatrixGame-QTRAN", *TINY_QMIX, "--seed", str(seed), "--out", str(run)]) == 0
+        runs.append(run)
+    assert "trmarl eval" in capsys.readouterr().out
+    run = runs[0]
+    for name in ("config.json", "progress.csv", "final_model.zip"):
+        assert (run / name).exists(), name
+    assert list((run / "checkpoints").glob("model_*_steps.zip"))
+    config = json.loads((run / "config.json").read_text())
+    assert config["algo"] == "QMIX" and config["env_id"] == "MatrixGame-QTRAN" and config["status"] == "finished"
+    assert config["hyperparameters"]["batch_size"] == 4 and config["overrides"]["hidden_dim"] == 8
+    assert config["num_timesteps"] >= 100 and config["command"][:2] == ["trmarl", "train"]
+    pytest.importorskip("torch.utils.tensorboard")
+    assert list(run.glob("events.out.tfevents.*"))
+
+    assert main(["info", str(run / "final_model.zip")]) == 0
+    out = capsys.readouterr().out
+    assert "QMIX" in out and "MatrixGame-QTRAN" in out and "hidden_dim" in out
+    assert main(["info", str(run / "final_model.zip"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["algorithm"] == "QMIX"
+
+    assert main(["eval", str(run), "--episodes", "3"]) == 0  # a run folder means its final_model.zip
+    assert "over 3 episodes" in capsys.readouterr().out
+
+    fig = tmp_path / "curves.png"
+    assert main(["plot", *map(str, runs), "--metric", "train/loss", "--out", str(fig)]) == 0
+    assert "QMIX on MatrixGame-QTRAN: 2 runs" in capsys.readouterr().out
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["plot", str(run), "--metric", "nope"]) == 2
+
+
+def test_ctrl_c_saves_interrupted_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trmarl.agents.qmix import QMIX
+
+    original = QMIX.collect_rollouts
+    calls = {"n": 0}
+
+    def interrupted(self: QMIX, *args: object, **kwargs: object) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(QMIX, "collect_rollouts", interrupted)
+    run = tmp_path / "run"
+    assert main(["train", "qmix", "MatrixGame-QTRAN", *TINY_QMIX, "--out", str(run)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert (run / "interrupted_model.zip").exists() and not (run / "final_model.zip").exists()
+    assert json.loads((run / "config.json").read_text())["status"] == "interrupted"
+    import trmarl
+
+    assert trmarl.load(run / "interrupted_model.zip").num_timesteps > 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# video
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_eval_render_gif_smacsim(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from trmarl import QMIX
+
+    ckpt = QMIX("SMACSim-3m", seed=0, n_envs=1, hidden_dim=8, verbose=0).save(tmp_path / "untrained.zip")
+    gif = tmp_path / "battle.gif"
+    assert main(["eval", str(ckpt), "--render", str(gif), "--max-frames", "5"]) == 0
+    assert "wrote 5 frames" in capsys.readouterr().out
+    from PIL import Image
+
+    with Image.open(gif) as im:
+        assert im.n_frames == 5
+
+
+def test_render_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ckpt = Path(__file__).resolve().parents[1] / "trmarl" / "zoo" / "checkpoints" / "qtran_MatrixGame-QTRAN.zip"
+    if not ckpt.exists():
+        pytest.skip("no shipped QTRAN checkpoint")
+    assert main(["eval", str(ckpt), "--render", str(tmp_path / "x.avi")]) == 2
+    assert ".gif or .mp4" in capsys.readouterr().err
+    assert main(["eval", str(ckpt), "--render", str(tmp_path / "x.gif")]) == 2
+    assert "cannot render frames" in capsys.readouterr().err
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        assert main(["eval", str(ckpt), "--render", str(tmp_path / "x.mp4")]) == 2
+        assert "imageio-ffmpeg" in capsys.readouterr().err and ".gif" in capsys.readouterr().err + ".gif"
+
+
+def test_record_video_mamujoco(tmp_path: Path) -> None:
+    from trmarl import HAPPO
+    from trmarl.common.video import record_video
+
+    model = HAPPO("MaMuJoCo-HalfCheetah-2x3", n_envs=1, n_steps=10, seed=0, verbose=0)
+    try:
+        stats = record_video(
+            model,
+            "MaMuJoCo-HalfCheetah-2x3",
+            tmp_path / "cheetah.gif",
+            env_kwargs={"max_episode_steps": 4, "width": 64, "height": 48},
+        )
+    except RuntimeError as exc:  # no EGL/OSMesa on this machine
+        pytest.skip(f"headless MuJoCo rendering unavailable: {exc}")
+    assert stats.frames == 5 and stats.lengths == [4]
+    from PIL import Image
+
+    with Image.open(tmp_path / "cheetah.gif") as im:
+        assert im.size == (64, 48) and im.n_frames == 5
