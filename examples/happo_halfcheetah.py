@@ -10,7 +10,7 @@ writes ``model.zip``, ``progress.csv`` (training logs), ``learning_curve.csv`` a
 evaluation every ``--eval-every`` steps) to ``--out`` and prints a summary. Agents observe the full state plus their
 one-hot id (``obs_mode="global"``, HARL's setting; ``--obs-mode local`` gives gymnasium-robotics' partial k-hop
 observations). The default 300k steps take about two to three minutes on two CPU cores and reach a deterministic
-return of about 1300 (seed 1, measured: ~0 at 100k steps, ~600 at 200k); HARL reports about 2600 after 1M steps,
+return of about 1000 (seed 1, measured: ~0 at 100k steps, ~700 at 200k, ~1000 at 300k); HARL reports about 2600 after 1M steps,
 4500 after 2M and 7000 after 10M (see docs/benchmarks.md for trmarl's longer runs).
 """
 
