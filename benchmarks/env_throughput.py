@@ -87,8 +87,10 @@ def main() -> None:
         for name, fn in configs.items():
             results[name].append(fn())
     base = statistics.median(results["stock gymnasium-robotics ParallelEnv"])
-    print(f"{args.env}: {args.steps} env steps per run, median of {args.repeats}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores")
+    print(
+        f"{args.env}: {args.steps} env steps per run, median of {args.repeats}; {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores"
+    )
     print(f"{'configuration':42s} {'steps/s':>10s} {'vs stock':>9s}   runs")
     for name, vals in results.items():
         med = statistics.median(vals)
