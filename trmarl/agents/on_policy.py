@@ -5,7 +5,8 @@ shared infrastructure (HARL's runner, buffers and critic, ``shared/specs/trust_r
 
 * **Rollout**: ``n_steps`` steps in each of the ``E`` envs. Actors are evaluated on their own observations, all agents
   in one batched pass (one forward of the shared actor, or :class:`~trmarl.common.networks.StackedActors` over
-  same-shaped separate actors), the critic once per step; actions are sampled unclipped, with one torch thread.
+  same-shaped separate actors); actions are sampled unclipped, with one torch thread. A feed-forward critic values
+  the whole rollout (and the final states of truncated episodes) in one batched pass after it, a GRU critic step by step.
 * **Buffer** ``(T, E, N, ...)``: observations, states, actions, rollout log-probs, masks, rewards,
   terminated/truncated flags, normalised values ``(T + 1, E, C)`` (``C`` = 1 value column for a centralised critic,
   ``N`` for per-agent critics), recurrent hidden states.
@@ -498,6 +499,7 @@ class OnPolicyAgent(BaseAgent):
         E = self.n_envs
         self._update_learning_rate()
         stacked = self._stacked_actors()  # the actors do not change during a rollout
+        self._final_states: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, torch.Tensor | None]] = []
         callback.on_rollout_start()
         last = self._last_obs
         for t in range(cfg.n_steps):
@@ -506,7 +508,9 @@ class OnPolicyAgent(BaseAgent):
             mask = None if last.action_mask is None else torch.as_tensor(last.action_mask, device=dev)  # (E, N, A)
             with torch.no_grad():
                 actions, log_probs, actor_h = self._policy_step(obs, mask, self._actor_h, self._episode_starts, False, stacked)
-                values, critic_h = self._value_step(obs, state, self._critic_h, self._episode_starts)
+                critic_h = None
+                if self.recurrent:  # a GRU critic needs its hidden state step by step; else valued after the rollout
+                    buf.values[t], critic_h = self._value_step(obs, state, self._critic_h, self._episode_starts)
             # store what the agents saw and did at step t
             buf.obs[t] = obs
             buf.states[t] = state
@@ -515,7 +519,6 @@ class OnPolicyAgent(BaseAgent):
             if buf.action_masks is not None and mask is not None:
                 buf.action_masks[t] = mask
             buf.active[t] = torch.as_tensor(last.active, device=dev)
-            buf.values[t] = values
             buf.episode_starts[t] = self._episode_starts
             if buf.actor_hidden is not None and self._actor_h is not None and self._critic_h is not None:
                 buf.actor_hidden[t] = self._actor_h
@@ -527,21 +530,28 @@ class OnPolicyAgent(BaseAgent):
             buf.rewards[t] = torch.as_tensor(rewards, device=dev)
             buf.terminated[t] = torch.as_tensor(terminated, device=dev, dtype=torch.float32)
             buf.truncated[t] = torch.as_tensor(truncated, device=dev, dtype=torch.float32)
-            buf.final_values[t] = 0.0
             if dones.any():
                 self._end_episodes(t, dones, truncated, infos, critic_h)
-            self._actor_h, self._critic_h = actor_h, critic_h
+            self._actor_h = actor_h
+            if self.recurrent:
+                self._critic_h = critic_h
             self._episode_starts = torch.as_tensor(dones, device=dev, dtype=torch.float32)
             last = new_obs
             callback.update_locals(locals())
             if not callback.on_step():
                 self._last_obs = last
                 return False
-        # bootstrap value of the observation after the rollout
         with torch.no_grad():
             obs = torch.as_tensor(last.obs, device=dev)
             state = torch.as_tensor(last.state, device=dev)
-            buf.values[cfg.n_steps], _ = self._value_step(obs, state, self._critic_h, self._episode_starts)
+            if self.recurrent:  # bootstrap value of the observation after the rollout
+                buf.values[cfg.n_steps], _ = self._value_step(obs, state, self._critic_h, self._episode_starts)
+            else:  # feed-forward critics: every value of the rollout in one batched pass (same numbers, ~10% faster)
+                all_obs = torch.cat([buf.obs, obs.unsqueeze(0)]).flatten(0, 1)  # ((T+1)*E, N, D)
+                all_states = torch.cat([buf.states, state.unsqueeze(0)]).flatten(0, 1)
+                values, _ = self._value_step(all_obs, all_states, None, None)
+                buf.values[:] = values.reshape(cfg.n_steps + 1, E, -1)
+            self._value_final_states()
             buf.advantages[:], buf.returns[:] = compute_gae(
                 buf.rewards,
                 self._denormalize(buf.values),
@@ -576,15 +586,20 @@ class OnPolicyAgent(BaseAgent):
             final_obs[j] = infos[e]["final_obs"]
             final_state[j] = infos[e]["final_state"]
         hidden = None if critic_h is None else critic_h[torch.as_tensor(idx)]
-        starts = torch.zeros(idx.size, device=self.device)
+        self._final_states.append((t, idx, final_obs, final_state, hidden))
+
+    def _value_final_states(self) -> None:
+        """Value the final states of the episodes truncated during the rollout (``buffer.final_values``)."""
+        buf, dev = self.buffer, self.device
+        buf.final_values.zero_()
         with torch.no_grad():
-            v, _ = self._value_step(
-                torch.as_tensor(final_obs, device=self.device),
-                torch.as_tensor(final_state, device=self.device),
-                hidden,
-                starts,
-            )
-        self.buffer.final_values[t, torch.as_tensor(idx)] = v
+            for t, idx, final_obs, final_state, hidden in self._final_states:
+                starts = torch.zeros(idx.size, device=dev)
+                v, _ = self._value_step(
+                    torch.as_tensor(final_obs, device=dev), torch.as_tensor(final_state, device=dev), hidden, starts
+                )
+                buf.final_values[t, torch.as_tensor(idx)] = v
+        self._final_states.clear()
 
     def _update_learning_rate(self) -> None:
         cfg = self.config
