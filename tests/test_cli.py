@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pytest
 
 from trmarl.cli import CLIError, main, parse_env_kwargs, parse_overrides, parse_value
@@ -239,6 +240,26 @@ def test_render_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     except ImportError:
         assert main(["eval", str(ckpt), "--render", str(tmp_path / "x.mp4")]) == 2
         assert "imageio-ffmpeg" in capsys.readouterr().err and ".gif" in capsys.readouterr().err + ".gif"
+
+
+def test_eval_render_mp4_mamujoco(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("imageio_ffmpeg")
+    import imageio
+
+    from trmarl import HAPPO
+
+    ckpt = tmp_path / "happo.zip"
+    HAPPO("MaMuJoCo-HalfCheetah-2x3", n_envs=1, n_steps=10, seed=0, verbose=0).save(ckpt)
+    video = tmp_path / "cheetah.mp4"
+    try:
+        code = main(["eval", str(ckpt), "--render", str(video), "--max-frames", "12", "--env-kwarg", "width=64"])
+    except RuntimeError as exc:  # pragma: no cover - no EGL/OSMesa on this machine
+        pytest.skip(f"headless MuJoCo rendering unavailable: {exc}")
+    assert code == 0, capsys.readouterr().err
+    reader = imageio.get_reader(video)
+    frames = [f for f in reader]
+    assert len(frames) == 12 and frames[0].shape[1] == 64 and frames[0].dtype == np.uint8
+    assert float(np.std(frames[5])) > 0
 
 
 def test_record_video_mamujoco(tmp_path: Path) -> None:

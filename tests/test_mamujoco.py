@@ -352,6 +352,38 @@ def test_render_rgb_array() -> None:
                 os.environ[key] = value
 
 
+def test_render_follows_the_robot() -> None:
+    """Frames come from the model's tracking camera: a cheetah 50 m down the track is still in the picture."""
+    import mujoco
+
+    saved = {k: os.environ.get(k) for k in ("MUJOCO_GL", "PYOPENGL_PLATFORM")}
+    try:
+        env = make("HalfCheetah", "2x3", render_mode="rgb_array", width=96, height=96)
+        env.reset(seed=0)
+        inner = env.unwrapped._mujoco_env  # type: ignore[attr-defined]
+        assert inner.mujoco_renderer.camera_id == mujoco.mj_name2id(inner.model, mujoco.mjtObj.mjOBJ_CAMERA, "track")
+        inner.data.qpos[0] += 50.0
+        mujoco.mj_forward(inner.model, inner.data)
+        try:
+            frame = env.render()
+        except RuntimeError as exc:  # pragma: no cover - machines without EGL/OSMesa
+            pytest.skip(f"no headless OpenGL here: {exc}")
+        assert frame is not None
+        rgb = frame.astype(np.int16)
+        body = (rgb[..., 0] > 120) & (rgb[..., 0] - rgb[..., 2] > 50)  # the cheetah's tan/pink capsules
+        assert body.mean() > 0.01, "the robot is out of the picture"
+        env.close()
+        explicit = make("HalfCheetah", "2x3", render_mode="rgb_array", camera_id=-1)
+        assert explicit.unwrapped._mujoco_env.mujoco_renderer.camera_id == -1  # type: ignore[attr-defined]
+        explicit.close()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def test_render_human_without_display(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)

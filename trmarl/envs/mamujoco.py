@@ -72,7 +72,8 @@ Rendering
 arguments set the size): if neither ``MUJOCO_GL`` nor a display is set, the env sets ``MUJOCO_GL=egl`` (and
 ``PYOPENGL_PLATFORM=egl``) when it is made; where neither EGL nor OSMesa works, ``render()`` raises a
 ``RuntimeError`` saying so. ``render_mode="human"`` needs a display: without one the constructor raises
-``RuntimeError`` (GLFW would otherwise abort the process).
+``RuntimeError`` (GLFW would otherwise abort the process). Frames come from the model's ``track`` camera, which
+follows the robot, where the model has one and no camera keyword is given.
 """
 
 from __future__ import annotations
@@ -247,6 +248,8 @@ class MaMuJoCoEnv(ParallelEnv[str, Obs, npt.NDArray[np.floating[Any]]]):
         self.single_agent_env: gymnasium.Env[Any, Any] = self.stock_env.single_agent_env
         self._mujoco_env: Any = self.single_agent_env.unwrapped
         self.metadata = {**type(self).metadata, "render_fps": self._mujoco_env.metadata.get("render_fps")}
+        if render_mode is not None and not {"camera_id", "camera_name", "default_camera_config"} & set(gym_kwargs):
+            self._follow_with_track_camera()
 
         self.possible_agents: list[str] = list(self.stock_env.possible_agents)
         self.agents: list[str] = []
@@ -459,6 +462,21 @@ class MaMuJoCoEnv(ParallelEnv[str, Obs, npt.NDArray[np.floating[Any]]]):
         if self._state is None:
             return np.asarray(self._mujoco_env._get_obs(), dtype=np.float32)
         return self._state.copy()
+
+    def _follow_with_track_camera(self) -> None:
+        """Render from the model's ``track`` camera (it follows the robot) where the model has one.
+
+        Gymnasium >= 1.3 renders from a fixed free camera unless a camera is named, so a running HalfCheetah leaves
+        the picture after a second; an explicit ``camera_id``/``camera_name``/``default_camera_config`` is kept.
+        """
+        import mujoco
+
+        renderer = getattr(self._mujoco_env, "mujoco_renderer", None)
+        if renderer is None:
+            return
+        track = mujoco.mj_name2id(self._mujoco_env.model, mujoco.mjtObj.mjOBJ_CAMERA, "track")
+        if track != -1:
+            renderer.camera_id = track
 
     def render(self) -> np.ndarray | None:
         """Render with the task's MuJoCo renderer: an ``(H, W, 3)`` uint8 frame for ``"rgb_array"``, None otherwise.
