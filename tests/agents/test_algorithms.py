@@ -232,3 +232,19 @@ def test_truncation_bootstrap_modes(harl_exact: bool) -> None:
         assert torch.all(buf.final_values == 0) and torch.all(buf.advantages[truncated] == 0)
     else:  # V(final_state) is computed for exactly the truncated steps
         assert torch.all(buf.final_values[truncated] != 0) and torch.all(buf.final_values[~truncated] == 0)
+
+
+def test_batched_rollout_values_equal_per_step_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed-forward critic values the rollout in one pass after it: the same numbers as one call per step."""
+    model = HAPPO(lambda: ReachEnv(max_steps=8), n_envs=2, seed=0, verbose=0, **TINY_PPO)
+    monkeypatch.setattr(model, "train", lambda: None)  # keep the critic that valued the rollout
+    model.learn(32)
+    buf, critic = model.buffer, model.critics[0]
+    with torch.no_grad():
+        for t in range(buf.n_steps):
+            expected, _ = critic(buf.states[t])
+            torch.testing.assert_close(buf.values[t, :, 0], expected.reshape(-1))
+        assert model._last_obs is not None
+        last, _ = critic(torch.as_tensor(model._last_obs.state))
+        torch.testing.assert_close(buf.values[buf.n_steps, :, 0], last.reshape(-1))
+    assert buf.truncated.sum() == 4 and torch.all(buf.final_values[buf.truncated.bool()] != 0)
