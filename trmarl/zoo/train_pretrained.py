@@ -10,7 +10,7 @@ envs, copies the zip to ``trmarl/zoo/checkpoints/<algo>_<env>.zip`` and adds (or
     python -m trmarl.zoo.train_pretrained QMIX SMACSim-3m                     # ~300k steps, minutes on 2 cores
     python -m trmarl.zoo.train_pretrained QTRAN MatrixGame-QTRAN
     python -m trmarl.zoo.train_pretrained HAPPO MaMuJoCo-HalfCheetah-2x3      # 1e7 steps: hours
-    python -m trmarl.zoo.train_pretrained QMIX SMACSim-2s3z --timesteps 2e6
+    python -m trmarl.zoo.train_pretrained QMIX SMACSim-2s3z                   # 600k steps
     python -m trmarl.zoo.train_pretrained --list                              # the presets
 
 ``--from-run RUN_DIR`` skips training and ships the ``final_model.zip`` of an existing run folder instead (or, with
@@ -68,8 +68,8 @@ PRESETS: dict[tuple[str, str], Preset] = {
     ("QMIX", "SMACSim-3m"): Preset(
         3e5, notes="pymarl2 QMIX defaults; SMACSim is trmarl's SMAC-compatible simulator, not StarCraft II"
     ),
-    ("QMIX", "SMACSim-2s3z"): Preset(
-        2e6, notes="pymarl2 QMIX defaults; SMACSim is trmarl's SMAC-compatible simulator, not StarCraft II"
+    ("QMIX", "SMACSim-2s3z"): Preset(  # the shipped file: 100% test win rate from 516k steps; 600k is ~20 min alone
+        6e5, notes="pymarl2 QMIX defaults; SMACSim is trmarl's SMAC-compatible simulator, not StarCraft II"
     ),
     ("QTRAN", "MatrixGame-QTRAN"): Preset(
         8000,
