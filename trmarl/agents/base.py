@@ -500,14 +500,17 @@ class BaseAgent(ABC):
         )
         callback.on_training_start(locals(), globals())
         assert self.env is not None
-        while self.num_timesteps < total_timesteps:
-            if not self.collect_rollouts(self.env, callback):
-                break
-            self.iteration += 1
-            with torch_threads(self.n_threads):
-                self.train()
-            if log_interval is not None and self.iteration % log_interval == 0:
-                self.dump_logs()
+        try:
+            while self.num_timesteps < total_timesteps:
+                if not self.collect_rollouts(self.env, callback):
+                    break
+                self.iteration += 1
+                with torch_threads(self.n_threads):
+                    self.train()
+                if log_interval is not None and self.iteration % log_interval == 0:
+                    self.dump_logs()
+        finally:
+            self._wait_background()
         callback.on_training_end()
         return self
 
@@ -644,8 +647,13 @@ class BaseAgent(ABC):
     # ----------------------------------------------------------------------------------------------------------
     # Parameters and checkpoints
     # ----------------------------------------------------------------------------------------------------------
+    def _wait_background(self) -> None:
+        """Finish work running beside the main thread (the on-policy critic update); a no-op here."""
+        return None
+
     def get_parameters(self) -> dict[str, dict[str, Any]]:
         """``{module_name: state_dict}`` for every module and ``{optimizer_name: state_dict}`` for every optimizer."""
+        self._wait_background()
         params: dict[str, dict[str, Any]] = {name: m.state_dict() for name, m in self._modules().items()}
         params.update({name: opt.state_dict() for name, opt in self._optimizers().items()})
         return params
@@ -660,6 +668,7 @@ class BaseAgent(ABC):
         Raises:
             ValueError: Missing or unknown names, or tensors that do not fit.
         """
+        self._wait_background()
         if isinstance(params, (str, os.PathLike)):
             ckpt = read_checkpoint(params)
             self._check_checkpoint(ckpt.config, None)
@@ -710,6 +719,7 @@ class BaseAgent(ABC):
         """
         from trmarl import __version__
 
+        self._wait_background()
         opt_tensors: dict[str, torch.Tensor] = {}
         opt_meta: dict[str, Any] = {}
         for name, opt in self._optimizers().items():

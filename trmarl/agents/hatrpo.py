@@ -127,9 +127,9 @@ class HATRPO(OnPolicyAgent):
         cfg, buf = self.config, self.buffer
         T, E, N = buf.n_steps, buf.n_envs, self.spaces.n_agents
 
-        # 0. the critic update starts now and is collected in step 3 (its loss reads only the rollout, never the
-        #    actors, so this equals HARL's actors-then-critic order; concurrent_critic runs it in a worker thread)
-        finish_critic = self.start_critic_update()
+        # 0. the critic's minibatch order is drawn now; the update itself runs in step 3, after the actors (HARL's
+        #    order; with concurrent_critic in a worker thread beside the next rollout, which gives the same numbers)
+        critic_update = self.prepare_critic_update()
 
         # 1. agent order
         order = list(range(N)) if cfg.fixed_order else [int(i) for i in self.rng.permutation(N)]
@@ -147,8 +147,8 @@ class HATRPO(OnPolicyAgent):
             factor = factor * torch.exp(new_log_probs - old_log_probs)  # never clipped
             per_agent[i]["factor_mean"] = float(factor.mean())
 
-        # 3. critic statistics
-        critic_stats = finish_critic()
+        # 3. the critic update (its statistics are logged when it finishes if it runs beside the next rollout)
+        critic_stats = critic_update()
         self._n_updates += 1
         keys = next(iter(per_agent.values())).keys() if per_agent else ()
         summary = {k: float(np.mean([s[k] for s in per_agent.values()])) for k in keys}

@@ -102,9 +102,9 @@ class MAPPO(OnPolicyAgent):
         """One MAPPO/IPPO update from the current buffer (all actors from the same data, then the critics)."""
         cfg, buf = self.config, self.buffer
 
-        # 0. the critic update starts now and is collected in step 3 (its loss reads only the rollout, never the
-        #    actors, so this equals HARL's actors-then-critic order; concurrent_critic runs it in a worker thread)
-        finish_critic = self.start_critic_update()
+        # 0. the critic's minibatch order is drawn now; the update itself runs in step 3, after the actors (HARL's
+        #    order; with concurrent_critic in a worker thread beside the next rollout, which gives the same numbers)
+        critic_update = self.prepare_critic_update()
 
         # 1. actor order (irrelevant to the result without a factor; kept for parity with HARL's runner)
         groups = list(self._actor_groups)
@@ -122,8 +122,8 @@ class MAPPO(OnPolicyAgent):
                 live, advantages, None, self._surrogate, cfg.n_epochs, cfg.n_minibatches, cfg.ent_coef
             )
 
-        # 3. critic statistics
-        critic_stats = finish_critic()
+        # 3. the critic update (its statistics are logged when it finishes if it runs beside the next rollout)
+        critic_stats = critic_update()
         self._n_updates += cfg.n_epochs
         keys = next(iter(per_actor.values())).keys() if per_actor else ()
         summary = {k: float(np.mean([s[k] for s in per_actor.values()])) for k in keys}

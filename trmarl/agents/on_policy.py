@@ -14,7 +14,8 @@ shared infrastructure (HARL's runner, buffers and critic, ``shared/specs/trust_r
   terminated/truncated split); ``harl_exact=True`` reproduces HARL's ``bad_transition`` convention (the truncated step
   gets advantage 0 and return ``V(s_t)``).
 * **Critic** (:meth:`OnPolicyAgent.train_critic`): HARL's clipped Huber value loss on ValueNorm-normalised returns,
-  ``critic_epochs`` x ``critic_n_minibatches``, after the actors.
+  ``critic_epochs`` x ``critic_n_minibatches``, after the actors; with ``concurrent_critic`` in a worker thread beside
+  the actor update or the next rollout (:meth:`OnPolicyAgent.prepare_critic_update`).
 * **Recurrent** policies store the hidden state before every step and train on chunks of ``data_chunk_length`` steps
   started from the stored hidden state, zeroing it at episode starts.
 """
@@ -114,8 +115,9 @@ class OnPolicyConfig:
     harl_exact: bool = False
     """GAE with HARL's ``bad_transition`` convention (no bootstrap from the final state on truncation)."""
     concurrent_critic: bool = True
-    """Update the critic in a worker thread while the actors update (trmarl; same numbers as HARL's actors-then-critic
-    order, since the critic's loss reads only the rollout). Uses a second core on CPU; False runs it after the actors."""
+    """Run the critic update in a worker thread (trmarl; HARL's actors-then-critic numbers, since the critic's loss
+    reads only the rollout): beside the actor update with ``n_threads=1``, beside the next rollout with
+    ``n_threads`` > 1 (the actors then have every core). False runs it right after the actors."""
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
@@ -286,6 +288,8 @@ class OnPolicyAgent(BaseAgent):
     # -- construction -----------------------------------------------------------------------------------------
     def _setup_model(self) -> None:
         cfg, sp = self.config, self.spaces
+        self._critic_job: tuple[np.random.Generator, dict[str, torch.Tensor | None]] | None = None  # prepared update
+        self._pending_critic: tuple[threading.Thread, dict[str, Any]] | None = None  # a critic update in flight
         N = sp.n_agents
         if cfg.share_param:
             dims = set(sp.obs_dims)
@@ -498,6 +502,7 @@ class OnPolicyAgent(BaseAgent):
         buf, cfg, dev = self.buffer, self.config, self.device
         E = self.n_envs
         self._update_learning_rate()
+        self._start_background()  # a critic update deferred by the last train() (n_threads > 1) runs beside this rollout
         stacked = self._stacked_actors()  # the actors do not change during a rollout
         self._final_states: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, torch.Tensor | None]] = []
         callback.on_rollout_start()
@@ -541,6 +546,7 @@ class OnPolicyAgent(BaseAgent):
             if not callback.on_step():
                 self._last_obs = last
                 return False
+        self._wait_background()  # a critic update run beside this rollout must finish before the values
         with torch.no_grad():
             obs = torch.as_tensor(last.obs, device=dev)
             state = torch.as_tensor(last.state, device=dev)
@@ -833,56 +839,120 @@ class OnPolicyAgent(BaseAgent):
         }
 
     # -- critic -----------------------------------------------------------------------------------------------
-    def start_critic_update(self) -> Callable[[], dict[str, float]]:
-        """Start the critic update and return a function that finishes it and returns its statistics.
+    def prepare_critic_update(self) -> Callable[[], dict[str, float]]:
+        """Draw the critic update's minibatch order now; return the function that completes the update.
 
-        The critic's loss reads only the rollout (inputs, returns, rollout values), never the actors, so updating it
-        while the actors update gives exactly HARL's actors-then-critic numbers. With ``concurrent_critic`` it runs in
-        a worker thread (torch releases the GIL inside its kernels, so on CPU the two updates use two cores);
-        otherwise the returned function runs it. Either way its minibatch order comes from a generator spawned here
-        from ``self.rng``, so both modes consume the same random numbers.
+        The algorithms call this before their actor update and the returned function after it (HARL's
+        actors-then-critic order). The critic's loss reads only the rollout (inputs, returns, rollout values), never
+        the actors, and the next rollout's actions use only the actors, so with ``concurrent_critic`` the update runs
+        in a worker thread beside whichever phase leaves a core idle:
+
+        * ``n_threads`` 1 (the default): beside the actor update; the returned function joins it and returns its
+          statistics.
+        * ``n_threads`` > 1 (feed-forward critics): the actor update takes every core, so the returned function only
+          keeps a copy of the rollout and returns ``{}``; the next rollout runs the update beside it (with the
+          rollout's one thread) and joins it before valuing its own steps, and its statistics are logged then.
+          ``save``, ``get_parameters`` and the end of ``learn`` finish it too.
+
+        Both give HARL's sequential numbers (bit for bit when the thread counts match; tested). Without
+        ``concurrent_critic`` the function runs the update itself. The minibatch order always comes from a generator
+        spawned here from ``self.rng``, so every mode consumes the same random numbers.
         """
         rng = np.random.default_rng(int(self.rng.integers(2**63)))
         if not self.config.concurrent_critic:
             return lambda: self.train_critic(rng)
+        self._wait_background()  # at most one critic update in flight
+        if (self.n_threads or 1) > 1 and not self.recurrent:
+
+            def defer() -> dict[str, float]:
+                self._critic_job = (rng, self._critic_data(copy=True))  # the next rollout overwrites the buffer
+                return {}
+
+            return defer
+        self._critic_job = (rng, self._critic_data())  # the actor update does not write the buffer
+        self._start_background()
+        return lambda: self._finish_critic() or {}
+
+    def _start_background(self) -> None:
+        """Start the prepared critic update, if any, in a worker thread."""
+        if self._critic_job is None:
+            return
+        rng, data = self._critic_job
+        self._critic_job = None
         result: dict[str, Any] = {}
 
         def work() -> None:
             try:
-                result["stats"] = self.train_critic(rng)
+                result["stats"] = self.train_critic(rng, data)
             except BaseException as exc:  # re-raised in the caller's thread
                 result["error"] = exc
 
         thread = threading.Thread(target=work, name="trmarl-critic-update", daemon=True)
         thread.start()
+        self._pending_critic = (thread, result)
 
-        def finish() -> dict[str, float]:
+    def _finish_critic(self) -> dict[str, float] | None:
+        """Join the critic update in flight (or run a prepared one here); its statistics, or None if there was none."""
+        if self._pending_critic is not None:
+            thread, result = self._pending_critic
             thread.join()
+            self._pending_critic = None
             if "error" in result:
                 raise result["error"]
             return result["stats"]
+        if self._critic_job is not None:
+            rng, data = self._critic_job
+            self._critic_job = None
+            with torch_threads(1):  # the thread count it has beside a rollout: the same float rounding
+                return self.train_critic(rng, data)
+        return None
 
-        return finish
+    def _wait_background(self) -> None:
+        """Finish a critic update left running beside the rollout (or prepared for it) and log its statistics."""
+        stats = self._finish_critic()
+        for key, value in (stats or {}).items():
+            self.logger.record(f"train/{key}", value)
 
-    def train_critic(self, rng: np.random.Generator | None = None) -> dict[str, float]:
+    def _critic_data(self, copy: bool = False) -> dict[str, torch.Tensor | None]:
+        """The rollout tensors the critic update reads (copies when it runs beside the next rollout)."""
+        buf = self.buffer
+        data = {
+            "obs": buf.obs,
+            "states": buf.states,
+            "returns": buf.returns,
+            "values": buf.values,
+            "episode_starts": buf.episode_starts,
+            "critic_hidden": buf.critic_hidden,
+        }
+        return {k: None if v is None else (v.clone() if copy else v) for k, v in data.items()}
+
+    def train_critic(
+        self, rng: np.random.Generator | None = None, data: dict[str, torch.Tensor | None] | None = None
+    ) -> dict[str, float]:
         """HARL's critic update (spec §4): clipped Huber loss on ValueNorm-normalised returns; returns statistics.
 
         Args:
             rng: Generator for the minibatch order (default ``self.rng``).
+            data: The rollout tensors (:meth:`_critic_data`; default: the buffer's own).
         """
-        cfg, buf = self.config, self.buffer
+        cfg = self.config
+        d = self._critic_data() if data is None else data
+        obs, states, returns, values_all, starts = d["obs"], d["states"], d["returns"], d["values"], d["episode_starts"]
+        assert obs is not None and states is not None and returns is not None and values_all is not None
+        assert starts is not None
+        hidden_all = d["critic_hidden"]
         losses: list[float] = []
-        inputs = self._critic_inputs(buf.obs, buf.states)  # per group (T, E, k, in)
+        inputs = self._critic_inputs(obs, states)  # per group (T, E, k, in)
         for (c, ids), x in zip(self._critic_groups, inputs):
             cols = ids if not cfg.centralized_critic else [0]
-            data: dict[str, torch.Tensor | None] = {
+            group: dict[str, torch.Tensor | None] = {
                 "inputs": x,
-                "returns": buf.returns[:, :, cols],
-                "old_values": buf.values[:-1, :, cols],
-                "episode_starts": buf.episode_starts.unsqueeze(-1).expand(-1, -1, len(cols)),
-                "hidden": None if buf.critic_hidden is None else buf.critic_hidden[:, :, cols],
+                "returns": returns[:, :, cols],
+                "old_values": values_all[:-1, :, cols],
+                "episode_starts": starts.unsqueeze(-1).expand(-1, -1, len(cols)),
+                "hidden": None if hidden_all is None else hidden_all[:, :, cols],
             }
-            for mb in self._iterate(data, cfg.critic_n_minibatches, shuffle=True, n_epochs=cfg.critic_epochs, rng=rng):
+            for mb in self._iterate(group, cfg.critic_n_minibatches, shuffle=True, n_epochs=cfg.critic_epochs, rng=rng):
                 batch = CriticBatch(**mb)  # type: ignore[arg-type]
                 values, _ = self.critics[c](batch.inputs, batch.hidden, batch.episode_starts)
                 loss = self.value_loss(values, batch.old_values, batch.returns)
@@ -893,12 +963,10 @@ class OnPolicyAgent(BaseAgent):
                 nn.utils.clip_grad_norm_(self.critics[c].parameters(), max_norm)
                 opt.step()
                 losses.append(float(loss.detach()))
-        values_d = self._denormalize(buf.values[:-1])
+        values_d = self._denormalize(values_all[:-1])
         return {
             "value_loss": float(np.mean(losses)),
-            "explained_variance": float(
-                explained_variance(values_d.flatten().cpu().numpy(), buf.returns.flatten().cpu().numpy())
-            ),
+            "explained_variance": float(explained_variance(values_d.flatten().cpu().numpy(), returns.flatten().cpu().numpy())),
         }
 
     def value_loss(self, values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
