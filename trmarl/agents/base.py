@@ -225,6 +225,8 @@ class BaseAgent(ABC):
         n_threads: Torch CPU threads while training inside ``learn`` (None: leave torch's setting). Rollouts and
             ``predict`` always use one thread (batches of ``E`` samples). The default 1 is measured: on two shared
             cores two threads made a HAPPO update on HalfCheetah-2x3 more than 20 times slower (0.8 s -> 18 s).
+            On cores of its own, ``n_threads=2`` makes the on-policy loop about 8% faster (HAPPO HalfCheetah-2x3 on
+            2 idle cores; the critic update then runs beside the next rollout; ``docs/benchmarks.md``).
         **hyperparams: Fields of :attr:`config_class`.
 
     Attributes:
