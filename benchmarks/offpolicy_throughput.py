@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from _timing import time_phases
 
 from trmarl.agents.qmix import IQL, QMIX, VDN
 from trmarl.agents.qtran import QTRAN
@@ -51,20 +52,7 @@ def main() -> None:
     batch = model.config.batch_size
     while not model.replay.can_sample(batch):  # warm-up: fill the replay so that every timed iteration trains
         model.learn(1, reset_num_timesteps=False)
-    timings = {"rollout": 0.0, "train": 0.0}
-    collect, train = model.collect_rollouts, model.train
-
-    def timed(name: str, fn: Any) -> Any:
-        def wrapper(*a: Any, **k: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return fn(*a, **k)
-            finally:
-                timings[name] += time.perf_counter() - start
-
-        return wrapper
-
-    model.collect_rollouts, model.train = timed("rollout", collect), timed("train", train)  # type: ignore[method-assign]
+    timings = time_phases(model)
     env = model.env
     assert env is not None
     rng = np.random.default_rng(0)

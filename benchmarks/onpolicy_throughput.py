@@ -22,10 +22,10 @@ import os
 import platform
 import statistics
 import time
-from typing import Any
 
 import numpy as np
 import torch
+from _timing import time_phases
 
 import trmarl
 
@@ -53,22 +53,9 @@ def main() -> None:
         n_threads=args.n_threads or None,
         env_kwargs={"obs_mode": args.obs_mode} if args.env.startswith("MaMuJoCo-") else None,
     )
-    timings: dict[str, float] = {"rollout": 0.0, "train": 0.0}
-    collect, train = model.collect_rollouts, model.train
-
-    def timed(name: str, fn: Any) -> Any:
-        def wrapper(*a: Any, **k: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return fn(*a, **k)
-            finally:
-                timings[name] += time.perf_counter() - start
-
-        return wrapper
-
     steps_per_iteration = model.n_envs * model.config.n_steps
     model.learn(steps_per_iteration)  # warm-up
-    model.collect_rollouts, model.train = timed("rollout", collect), timed("train", train)  # type: ignore[method-assign]
+    timings = time_phases(model)
     steps = steps_per_iteration * args.iterations
     loop, loop_cpu, env_only, rollout, train_s = [], [], [], [], []
     env = model.env
