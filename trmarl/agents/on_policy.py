@@ -290,6 +290,8 @@ class OnPolicyAgent(BaseAgent):
         cfg, sp = self.config, self.spaces
         self._critic_job: tuple[np.random.Generator, dict[str, torch.Tensor | None]] | None = None  # prepared update
         self._pending_critic: tuple[threading.Thread, dict[str, Any]] | None = None  # a critic update in flight
+        # (step, env indices, final obs, final states, critic hidden) of episodes truncated in the current rollout
+        self._final_states: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, torch.Tensor | None]] = []
         N = sp.n_agents
         if cfg.share_param:
             dims = set(sp.obs_dims)
@@ -504,7 +506,7 @@ class OnPolicyAgent(BaseAgent):
         self._update_learning_rate()
         self._start_background()  # a critic update deferred by the last train() (n_threads > 1) runs beside this rollout
         stacked = self._stacked_actors()  # the actors do not change during a rollout
-        self._final_states: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, torch.Tensor | None]] = []
+        self._final_states.clear()
         callback.on_rollout_start()
         last = self._last_obs
         for t in range(cfg.n_steps):
