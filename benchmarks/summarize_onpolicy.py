@@ -64,9 +64,10 @@ def main() -> None:
             steps = sorted({s for r in runs for s, _ in r["curve"]})
             grid = np.array([[value_at(r["curve"], s) or np.nan for s in steps] for r in runs], dtype=float)
             med = np.nanmedian(grid, axis=0)
-            ax.plot(steps, med, label=f"{algo} ({obs}, {len(runs)} seed{'s' * (len(runs) > 1)})")
-            if len(runs) > 1:
-                ax.fill_between(steps, np.nanmin(grid, axis=0), np.nanmax(grid, axis=0), alpha=0.2)
+            (line,) = ax.plot(steps, med, label=f"{algo} ({obs}, {len(runs)} seed{'s' * (len(runs) > 1)})")
+            if len(runs) > 1:  # the band in the line's colour (fill_between would take the next one in the cycle)
+                lo, hi = np.nanmin(grid, axis=0), np.nanmax(grid, axis=0)
+                ax.fill_between(steps, lo, hi, alpha=0.2, color=line.get_color())
         ax.set_xlabel("environment steps")
         ax.set_ylabel("deterministic evaluation return")
         ax.grid(alpha=0.3)
