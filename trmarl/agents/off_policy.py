@@ -13,9 +13,7 @@
 from __future__ import annotations
 
 import copy
-import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -23,14 +21,18 @@ from typing import Any, ClassVar, Literal, TypeVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.numpy import load as np_load
-from safetensors.numpy import save as np_save
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
 from trmarl.agents.base import BaseAgent
-from trmarl.common.replay import EpisodeBatch, EpisodeRecorder, EpisodeReplayBuffer
+from trmarl.common.replay import (
+    EpisodeBatch,
+    EpisodeRecorder,
+    EpisodeReplayBuffer,
+    read_replay_file,
+    write_replay_file,
+)
 from trmarl.envs.vec_env import MultiAgentVecEnv
 
 __all__ = [
@@ -639,17 +641,9 @@ class OffPolicyAgent(BaseAgent):
 
     def save_replay_buffer(self, path: str | os.PathLike[str]) -> Path:
         """Write the replay buffer to a zip (``replay.json`` + ``replay.safetensors``; nothing pickled)."""
-        target = Path(path)
-        target = target if target.suffix else target.with_suffix(".zip")
         arrays, meta = self.replay.state_dict()
         arrays = {k: (v.astype(np.uint8) if v.dtype == np.bool_ else v) for k, v in arrays.items()}
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("replay.json", json.dumps({"format": "trmarl-episode-replay", **meta}))
-            zf.writestr("replay.safetensors", np_save(arrays))
-        os.replace(tmp, target)
-        return target
+        return write_replay_file(path, "trmarl-episode-replay", meta, arrays, compress=True)
 
     def load_replay_buffer(self, path: str | os.PathLike[str]) -> None:
         """Load a replay buffer written by :meth:`save_replay_buffer`.
@@ -657,14 +651,7 @@ class OffPolicyAgent(BaseAgent):
         Raises:
             ValueError: Not a trmarl replay file, or one for other array sizes.
         """
-        try:
-            with zipfile.ZipFile(path, "r") as zf:
-                meta = json.loads(zf.read("replay.json").decode())
-                arrays = np_load(zf.read("replay.safetensors"))
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{str(path)!r} is not a trmarl replay buffer file ({exc})") from exc
-        if meta.get("format") != "trmarl-episode-replay":
-            raise ValueError(f"{str(path)!r} is not a trmarl replay buffer file")
+        meta, arrays = read_replay_file(path, "trmarl-episode-replay")
         bools = {"action_mask", "active", "terminated", "truncated", "filled"}
         arrays = {k: (v.astype(np.bool_) if k in bools else v) for k, v in arrays.items()}
         expected = self.replay.obs.shape[2:]

@@ -29,6 +29,42 @@ from safetensors.numpy import save as np_save
 __all__ = ["EpisodeBatch", "EpisodeRecorder", "EpisodeReplayBuffer", "TransitionBatch", "TransitionReplayBuffer"]
 
 
+def write_replay_file(
+    path: str | os.PathLike[str], fmt: str, meta: dict, arrays: dict[str, np.ndarray], compress: bool = False
+) -> Path:
+    """Write a replay zip (``replay.json`` with ``{"format": fmt, **meta}`` + ``replay.safetensors``) atomically.
+
+    ``.zip`` is appended when ``path`` has no suffix. Returns the path written.
+    """
+    target = Path(path)
+    target = target if target.suffix else target.with_suffix(".zip")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as zf:
+        zf.writestr("replay.json", json.dumps({"format": fmt, **meta}))
+        zf.writestr("replay.safetensors", np_save(arrays))
+    os.replace(tmp, target)
+    return target
+
+
+def read_replay_file(path: str | os.PathLike[str], fmt: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The metadata and arrays of a replay zip written by :func:`write_replay_file` with format ``fmt``.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: Not a trmarl replay file, or one of another format.
+    """
+    try:
+        with zipfile.ZipFile(path, "r") as zf:
+            meta = json.loads(zf.read("replay.json").decode())
+            arrays = np_load(zf.read("replay.safetensors"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{str(path)!r} is not a trmarl replay buffer file ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        raise ValueError(f"{str(path)!r} is not a trmarl replay buffer file of format {fmt!r}")
+    return meta, arrays
+
+
 class EpisodeBatch(NamedTuple):
     """A batch of ``B`` episodes cut to ``T`` steps (the longest in the batch), as torch tensors.
 
@@ -472,16 +508,8 @@ class TransitionReplayBuffer:
         Returns:
             The path written.
         """
-        target = Path(path)
-        target = target if target.suffix else target.with_suffix(".zip")
         arrays, meta = self.state_dict()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr("replay.json", json.dumps({"format": self.FORMAT, **meta}))
-            zf.writestr("replay.safetensors", np_save(arrays))
-        os.replace(tmp, target)
-        return target
+        return write_replay_file(path, self.FORMAT, meta, arrays)
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Restore a buffer written by :meth:`save`.
@@ -490,14 +518,7 @@ class TransitionReplayBuffer:
             FileNotFoundError: No such file.
             ValueError: Not a trmarl transition replay file, or one for other array sizes.
         """
-        try:
-            with zipfile.ZipFile(path, "r") as zf:
-                meta = json.loads(zf.read("replay.json").decode())
-                arrays = np_load(zf.read("replay.safetensors"))
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{str(path)!r} is not a trmarl replay buffer file ({exc})") from exc
-        if not isinstance(meta, dict) or meta.get("format") != self.FORMAT:
-            raise ValueError(f"{str(path)!r} is not a trmarl transition replay buffer file")
+        meta, arrays = read_replay_file(path, self.FORMAT)
         try:
             self.load_state_dict(arrays, {k: int(v) for k, v in meta.items() if k != "format"})
         except (KeyError, TypeError) as exc:
