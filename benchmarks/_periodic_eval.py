@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import time
 from pathlib import Path
+from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -42,3 +43,20 @@ class PeriodicEval(BaseCallback):
         if self.model.num_timesteps >= self.next_at:
             self.next_at += self.every
             self.evaluate()
+
+
+def train_with_periodic_eval(
+    model: Any, timesteps: float, eval_env: MultiAgentVecEnv, every: int, episodes: int, run: Path
+) -> tuple[PeriodicEval, float]:
+    """Train ``model`` for ``timesteps`` with a :class:`PeriodicEval` into ``run/eval.csv`` (and one final evaluation
+    at the last step), save ``run/model.zip``; return the callback and the training wall time in seconds."""
+    callback = PeriodicEval(eval_env, every, episodes, run / "eval.csv")
+    callback.verbose = 1
+    start = time.perf_counter()
+    model.learn(timesteps, callback=callback)
+    elapsed = time.perf_counter() - start
+    if not callback.rows or callback.rows[-1][0] != model.num_timesteps:
+        callback.model = model
+        callback.evaluate()
+    model.save(run / "model.zip")
+    return callback, elapsed

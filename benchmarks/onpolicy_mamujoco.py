@@ -16,11 +16,10 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
-from _periodic_eval import PeriodicEval  # benchmarks/ is on sys.path when run as a script
+from _periodic_eval import train_with_periodic_eval  # benchmarks/ is on sys.path when run as a script
 from stable_baselines3.common.logger import configure
 
 import trmarl
@@ -45,15 +44,7 @@ def main() -> None:
     model = getattr(trmarl, args.algo)(args.env, seed=args.seed, env_kwargs=env_kwargs, verbose=0)
     model.set_logger(configure(str(run), ["csv"]))
     eval_env = make_vec_env(args.env, n_envs=args.eval_episodes, seed=args.seed + 10_000, env_kwargs=env_kwargs)
-    callback = PeriodicEval(eval_env, args.eval_every, args.eval_episodes, run / "eval.csv")
-    callback.verbose = 1
-    start = time.perf_counter()
-    model.learn(args.timesteps, callback=callback)
-    elapsed = time.perf_counter() - start
-    if not callback.rows or callback.rows[-1][0] != model.num_timesteps:
-        callback.model = model
-        callback.evaluate()
-    model.save(run / "model.zip")
+    callback, elapsed = train_with_periodic_eval(model, args.timesteps, eval_env, args.eval_every, args.eval_episodes, run)
     final = callback.rows[-1]
     summary = {
         "algo": args.algo,
