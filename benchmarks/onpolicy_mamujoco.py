@@ -4,7 +4,11 @@ One run per call; results go to ``--out/<ALGO>_<env>_<obs_mode>_s<seed>/``: ``ev
 the deterministic evaluation return), ``progress.csv`` (SB3 logger), ``summary.json`` and ``model.zip``.
 ``benchmarks/summarize_onpolicy.py`` turns several runs into the median table and plot of ``docs/benchmarks.md``.
 
-    python benchmarks/onpolicy_mamujoco.py --algo HAPPO --seed 1 --timesteps 2e6 --obs-mode global
+    python benchmarks/onpolicy_mamujoco.py --algo HAPPO --seed 1 --timesteps 2e6 --obs-mode global-z
+
+``--obs-mode``: ``global-z`` is HARL's exact setting (``obs_mode="global", obs_zscore=True``: every agent observes the
+per-sample z-score of ``concat(s, one_hot(i))``, the critic ``z(s)``); ``global`` the same without the z-score;
+``local`` Gymnasium-Robotics' partial observations.
 
 HARL evaluates 40 deterministic episodes every 25 iterations (100k steps); the default here is 10 episodes every
 100k steps, to keep evaluation cheap on two cores.
@@ -30,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algo", default="HAPPO", choices=["HAPPO", "HATRPO", "MAPPO", "IPPO"])
     parser.add_argument("--env", default="MaMuJoCo-HalfCheetah-2x3")
-    parser.add_argument("--obs-mode", default="global", choices=["global", "local"])
+    parser.add_argument("--obs-mode", default="global", choices=["global-z", "global", "local"])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timesteps", type=float, default=2e6)
     parser.add_argument("--eval-every", type=int, default=100_000)
@@ -40,7 +44,7 @@ def main() -> None:
 
     run = args.out / f"{args.algo}_{args.env}_{args.obs_mode}_s{args.seed}"
     run.mkdir(parents=True, exist_ok=True)
-    env_kwargs = {"obs_mode": args.obs_mode}
+    env_kwargs = {"obs_mode": "local" if args.obs_mode == "local" else "global", "obs_zscore": args.obs_mode == "global-z"}
     model = getattr(trmarl, args.algo)(args.env, seed=args.seed, env_kwargs=env_kwargs, verbose=0)
     model.set_logger(configure(str(run), ["csv"]))
     eval_env = make_vec_env(args.env, n_envs=args.eval_episodes, seed=args.seed + 10_000, env_kwargs=env_kwargs)

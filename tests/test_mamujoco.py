@@ -276,6 +276,38 @@ def test_global_obs() -> None:
     assert {humanoid.observation_space(a).shape for a in humanoid.possible_agents} == {(350,)}
 
 
+def test_global_obs_zscore_is_harls() -> None:
+    """``obs_zscore``: obs_i = z(concat(s, one_hot(i))), state = z(s), z over the features of one vector (HARL)."""
+    plain = make("HalfCheetah", "2x3", obs_mode="global")
+    z_fast = make("HalfCheetah", "2x3", obs_mode="global", obs_zscore=True)
+    z_stock = make("HalfCheetah", "2x3", obs_mode="global", obs_zscore=True, fast_obs=False)
+    assert z_fast.fast_obs and not z_stock.fast_obs
+    assert np.isinf(z_fast.observation_space("agent_0").low).all()  # the one-hot features move too
+    rng = np.random.default_rng(1)
+    obs = [env.reset(seed=3)[0] for env in (plain, z_fast, z_stock)]
+    for _ in range(4):
+        raw = plain.state().astype(np.float64)
+        np.testing.assert_allclose(z_fast.state(), (raw - raw.mean()) / raw.std(), rtol=1e-5, atol=1e-6)
+        for i, agent in enumerate(plain.possible_agents):
+            x = np.concatenate([raw, np.eye(2)[i]])
+            np.testing.assert_allclose(obs[1][agent], (x - x.mean()) / x.std(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_array_equal(obs[1][agent], obs[2][agent])
+            assert obs[1][agent].dtype == np.float32
+        np.testing.assert_array_equal(z_fast.state(), z_stock.state())
+        actions = random_actions(plain, rng)
+        obs = [env.step(actions)[0] for env in (plain, z_fast, z_stock)]
+    # the vectorized path writes the same arrays
+    vec = trmarl.make_vec_env(
+        "MaMuJoCo-HalfCheetah-2x3", n_envs=1, seed=3, env_kwargs={"obs_mode": "global", "obs_zscore": True}
+    )
+    vobs = vec.reset()[0]
+    single = make("HalfCheetah", "2x3", obs_mode="global", obs_zscore=True)
+    sobs, _ = single.reset(seed=3)
+    np.testing.assert_array_equal(vobs.obs[0, 0], sobs["agent_0"])
+    np.testing.assert_array_equal(vobs.state[0], single.state())
+    vec.close()
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Errors and rendering
 # ----------------------------------------------------------------------------------------------------------------
@@ -285,6 +317,8 @@ def test_global_obs() -> None:
     ("kwargs", "match"),
     [
         ({"obs_mode": "full"}, "obs_mode"),
+        ({"obs_zscore": True}, "obs_zscore"),
+        ({"obs_mode": "global", "obs_zscore": 1}, "obs_zscore"),
         ({"agent_obsk": -1}, "agent_obsk"),
         ({"agent_obsk": 1.5}, "agent_obsk"),
         ({"max_episode_steps": 0}, "max_episode_steps"),

@@ -59,7 +59,8 @@ Differences from HARL's MaMuJoCo (``-v2``)
 -------------------------------------------
 HARL vendors the original ``multiagent_mujoco`` on gym 0.21 and mujoco-py with the ``-v2`` tasks. There every agent
 observes ``z(concat(s, one_hot(i)))`` with ``z`` a z-score over the features of that one sample, whatever
-``agent_obsk`` says; ``obs_mode="global"`` gives ``concat(s, one_hot(i))`` without that per-sample z-score. The
+``agent_obsk`` says, and the critic ``z(s)``; ``obs_mode="global"`` gives ``concat(s, one_hot(i))`` and ``state() = s``,
+and ``obs_mode="global", obs_zscore=True`` adds HARL's per-sample z-score to both. The
 ``-v5`` tasks differ slightly from ``-v2`` in dynamics and observation layout (Ant 105 state dims instead of 111,
 Humanoid 348 instead of 376: the world body's terms are dropped), so HARL's published returns are a guide, not a
 target to match to the digit. HARL gives every agent agent 0's action ``Box`` (wrong for unequal partitions such as
@@ -180,12 +181,16 @@ class MaMuJoCoEnv(ParallelEnv[str, Obs, npt.NDArray[np.floating[Any]]]):
         fast_obs: Use the index-array step (see the module docs). ``None`` decides automatically: on for the
             pairs in ``FAST_OBS_CONFIGS`` and for ``"global"`` mode. ``True`` forces it (with a warning where it is
             not verified to match the stock observations; ``ValueError`` where there is no factorization).
+        obs_zscore: HARL's per-sample z-score (``"global"`` mode only): every agent observes
+            ``z(concat(s, one_hot(i)))`` and ``state()`` is ``z(s)``, with ``z(x) = (x - mean(x)) / std(x)`` over the
+            features of that one vector. Off by default (raw ``s``).
         **gym_kwargs: Passed to the Gymnasium ``-v5`` task (``ctrl_cost_weight``, ``reset_noise_scale``, ``width``,
             ...). Keyword arguments that change observations turn the automatic fast path off.
 
     Raises:
         ValueError: For an unknown scenario or agent_conf, a bad ``obs_mode``, ``agent_obsk``,
-            ``max_episode_steps`` or ``render_mode``, or ``fast_obs=True`` where no fast path exists.
+            ``max_episode_steps`` or ``render_mode``, ``obs_zscore=True`` outside ``"global"`` mode, or
+            ``fast_obs=True`` where no fast path exists.
         NotImplementedError: For ``"CoupledHalfCheetah"`` (broken upstream with this MuJoCo).
         RuntimeError: ``render_mode="human"`` on Linux without a display.
     """
@@ -201,6 +206,7 @@ class MaMuJoCoEnv(ParallelEnv[str, Obs, npt.NDArray[np.floating[Any]]]):
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
         fast_obs: bool | None = None,
+        obs_zscore: bool = False,
         **gym_kwargs: Any,
     ) -> None:
         if scenario not in SCENARIOS:
@@ -211,6 +217,10 @@ class MaMuJoCoEnv(ParallelEnv[str, Obs, npt.NDArray[np.floating[Any]]]):
             raise NotImplementedError(_COUPLED_MESSAGE.format(mujoco.__version__))
         if obs_mode not in ("local", "global"):
             raise ValueError(f"obs_mode must be 'local' or 'global', got {obs_mode!r}")
+        if not isinstance(obs_zscore, (bool, np.bool_)):
+            raise ValueError(f"obs_zscore must be True or False, got {obs_zscore!r}")
+        if obs_zscore and obs_mode != "global":
+            raise ValueError("obs_zscore=True needs obs_mode='global' (HARL's setting); 'local' observations are raw")
         if isinstance(agent_obsk, bool) or not isinstance(agent_obsk, (int, np.integer)) or agent_obsk < 0:
             raise ValueError(f"agent_obsk must be an integer >= 0, got {agent_obsk!r}")
         if max_episode_steps is None:
@@ -237,6 +247,7 @@ class MaMuJoCoEnv(ParallelEnv[str, Obs, npt.NDArray[np.floating[Any]]]):
         self.agent_conf = agent_conf
         self.agent_obsk = int(agent_obsk)
         self.obs_mode = obs_mode
+        self.obs_zscore = bool(obs_zscore)
         self.max_episode_steps = int(max_episode_steps)
         self.render_mode = render_mode
         self.gym_kwargs = dict(gym_kwargs)
@@ -276,6 +287,8 @@ class MaMuJoCoEnv(ParallelEnv[str, Obs, npt.NDArray[np.floating[Any]]]):
         if obs_mode == "global":
             low = np.concatenate([np.full(self.state_dim, -np.inf), np.zeros(self.n_agents)]).astype(np.float32)
             high = np.concatenate([np.full(self.state_dim, np.inf), np.ones(self.n_agents)]).astype(np.float32)
+            if self.obs_zscore:  # the z-score moves the one-hot features too
+                low, high = np.full_like(low, -np.inf), np.full_like(high, np.inf)
             self.observation_spaces: dict[str, gymnasium.spaces.Box] = {
                 agent: gymnasium.spaces.Box(low, high, dtype=np.float32) for agent in self.possible_agents
             }
@@ -441,12 +454,12 @@ class MaMuJoCoEnv(ParallelEnv[str, Obs, npt.NDArray[np.floating[Any]]]):
         return cached
 
     def _write_arrays(self, sa_obs: np.ndarray, obs_out: np.ndarray, state_out: np.ndarray) -> None:
-        state = self._state = np.asarray(sa_obs, dtype=np.float32)
+        state = self._set_state(sa_obs)
         state_out[:] = state
         if self.obs_mode == "global":
-            obs_out[:, : self.state_dim] = state
-            obs_out[:, self.state_dim : self.state_dim + self.n_agents] = self._one_hot
-            obs_out[:, self.state_dim + self.n_agents :] = 0.0
+            width = self.state_dim + self.n_agents
+            obs_out[:, :width] = self._global_rows(sa_obs)
+            obs_out[:, width:] = 0.0
             return
         assert self._obs_index is not None
         if self._pad_obs_index is None or self._pad_obs_index.shape[1] != obs_out.shape[1]:
@@ -564,26 +577,45 @@ class MaMuJoCoEnv(ParallelEnv[str, Obs, npt.NDArray[np.floating[Any]]]):
 
     def _observe(self, sa_obs: np.ndarray) -> dict[str, Obs]:
         """Observations from the task observation by index arrays (the fast path); caches the state."""
-        state = self._state = np.asarray(sa_obs, dtype=np.float32)
+        state = self._set_state(sa_obs)
         if self.obs_mode == "global":
-            return self._global_obs(state)
+            return self._global_obs(sa_obs)
         assert self._obs_index is not None
         gathered = state[self._obs_index]
         return {agent: gathered[s:e] for agent, (s, e) in zip(self.possible_agents, self._obs_bounds)}
 
     def _observe_stock(self, local: dict[str, np.ndarray]) -> dict[str, Obs]:
         """Observations from Gymnasium-Robotics' own builders (``build_obs`` / ``state()``); caches the state."""
-        state = self._state = np.asarray(self.stock_env.state(), dtype=np.float32)
+        raw = np.asarray(self.stock_env.state())
+        self._set_state(raw)
         if self.obs_mode == "global":
-            return self._global_obs(state)
+            return self._global_obs(raw)
         return {agent: np.asarray(local[agent], dtype=np.float32) for agent in self.possible_agents}
 
-    def _global_obs(self, state: Obs) -> dict[str, Obs]:
-        """``concat(state, one_hot(i))`` for every agent ``i``, as rows of one array."""
-        rows = np.empty((self.n_agents, self.state_dim + self.n_agents), dtype=np.float32)
-        rows[:, : self.state_dim] = state
+    def _set_state(self, sa_obs: np.ndarray) -> Obs:
+        """Cache and return the critic's state: the task observation, z-scored with ``obs_zscore``."""
+        self._state = _zscore(sa_obs) if self.obs_zscore else np.asarray(sa_obs, dtype=np.float32)
+        return self._state
+
+    def _global_rows(self, sa_obs: np.ndarray) -> npt.NDArray[np.float32]:
+        """``concat(s, one_hot(i))`` for every agent ``i`` as the rows of one array, each z-scored with ``obs_zscore``."""
+        rows = np.empty((self.n_agents, self.state_dim + self.n_agents), dtype=np.float64 if self.obs_zscore else np.float32)
+        rows[:, : self.state_dim] = sa_obs
         rows[:, self.state_dim :] = self._one_hot
+        return _zscore(rows) if self.obs_zscore else rows
+
+    def _global_obs(self, sa_obs: np.ndarray) -> dict[str, Obs]:
+        """The ``"global"`` observations of the task observation ``sa_obs``, one row per agent."""
+        rows = self._global_rows(sa_obs)
         return {agent: rows[i] for i, agent in enumerate(self.possible_agents)}
+
+
+def _zscore(x: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """HARL's per-sample z-score over the last axis, ``(x - mean(x)) / std(x)``, in float64, returned as float32."""
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=-1, keepdims=True)
+    std = x.std(axis=-1, keepdims=True)
+    return ((x - mean) / np.maximum(std, 1e-8)).astype(np.float32)
 
 
 def _gr_agent_conf(scenario: str, agent_conf: str) -> str:
