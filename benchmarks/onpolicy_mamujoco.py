@@ -8,7 +8,8 @@ the deterministic evaluation return), ``progress.csv`` (SB3 logger), ``summary.j
 
 ``--obs-mode``: ``global-z`` is HARL's exact setting (``obs_mode="global", obs_zscore=True``: every agent observes the
 per-sample z-score of ``concat(s, one_hot(i))``, the critic ``z(s)``); ``global`` the same without the z-score;
-``local`` Gymnasium-Robotics' partial observations.
+``local`` Gymnasium-Robotics' partial observations. ``--harl-exact-gae`` sets ``harl_exact=True`` (HARL's GAE: no
+bootstrap from the final state of a time-limited episode); the run's obs label gets ``+harl-gae``.
 
 HARL evaluates 40 deterministic episodes every 25 iterations (100k steps); the default here is 10 episodes every
 100k steps, to keep evaluation cheap on two cores.
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--algo", default="HAPPO", choices=["HAPPO", "HATRPO", "MAPPO", "IPPO"])
     parser.add_argument("--env", default="MaMuJoCo-HalfCheetah-2x3")
     parser.add_argument("--obs-mode", default="global", choices=["global-z", "global", "local"])
+    parser.add_argument("--harl-exact-gae", action="store_true", help="harl_exact=True (HARL's truncation GAE)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timesteps", type=float, default=2e6)
     parser.add_argument("--eval-every", type=int, default=100_000)
@@ -42,10 +44,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/bench"))
     args = parser.parse_args()
 
-    run = args.out / f"{args.algo}_{args.env}_{args.obs_mode}_s{args.seed}"
+    label = args.obs_mode + ("+harl-gae" if args.harl_exact_gae else "")
+    run = args.out / f"{args.algo}_{args.env}_{label}_s{args.seed}"
     run.mkdir(parents=True, exist_ok=True)
     env_kwargs = {"obs_mode": "local" if args.obs_mode == "local" else "global", "obs_zscore": args.obs_mode == "global-z"}
-    model = getattr(trmarl, args.algo)(args.env, seed=args.seed, env_kwargs=env_kwargs, verbose=0)
+    model = getattr(trmarl, args.algo)(
+        args.env, seed=args.seed, env_kwargs=env_kwargs, verbose=0, harl_exact=args.harl_exact_gae
+    )
     model.set_logger(configure(str(run), ["csv"]))
     eval_env = make_vec_env(args.env, n_envs=args.eval_episodes, seed=args.seed + 10_000, env_kwargs=env_kwargs)
     callback, elapsed = train_with_periodic_eval(model, args.timesteps, eval_env, args.eval_every, args.eval_episodes, run)
@@ -53,7 +58,7 @@ def main() -> None:
     summary = {
         "algo": args.algo,
         "env": args.env,
-        "obs_mode": args.obs_mode,
+        "obs_mode": label,
         "seed": args.seed,
         "timesteps": int(model.num_timesteps),
         "final_mean_return": final[1],
