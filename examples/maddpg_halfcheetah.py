@@ -31,7 +31,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algo", choices=["MADDPG", "MATD3"], default="MADDPG", help="MATD3: MADDPG + TD3's refinements")
     parser.add_argument("--timesteps", type=float, default=30_000, help="environment steps to train for (default 3e4)")
-    parser.add_argument("--obs-mode", choices=["global", "local"], default="global", help="MaMuJoCo observation mode")
+    parser.add_argument(
+        "--obs-mode",
+        choices=["global-z", "global", "local"],
+        default="global-z",
+        help="MaMuJoCo observations: global-z is HARL's (z-scored state + agent id), global the same raw",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1, as HARL)")
     parser.add_argument("--out", type=Path, default=Path("runs/maddpg_halfcheetah"), help="output folder")
     parser.add_argument("--n-envs", type=int, default=10, help="parallel environments (HARL: 10)")
@@ -43,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     args.out.mkdir(parents=True, exist_ok=True)
 
     def factory() -> object:
-        return make("MaMuJoCo-HalfCheetah-2x3", obs_mode=args.obs_mode, max_episode_steps=args.max_episode_steps)
+        mode = "local" if args.obs_mode == "local" else "global"
+        zscore = args.obs_mode == "global-z"
+        return make("MaMuJoCo-HalfCheetah-2x3", obs_mode=mode, obs_zscore=zscore, max_episode_steps=args.max_episode_steps)
 
     cls = MATD3 if args.algo == "MATD3" else MADDPG
     model = cls(
