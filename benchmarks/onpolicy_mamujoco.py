@@ -9,7 +9,10 @@ the deterministic evaluation return), ``progress.csv`` (SB3 logger), ``summary.j
 ``--obs-mode``: ``global-z`` is HARL's exact setting (``obs_mode="global", obs_zscore=True``: every agent observes the
 per-sample z-score of ``concat(s, one_hot(i))``, the critic ``z(s)``); ``global`` the same without the z-score;
 ``local`` Gymnasium-Robotics' partial observations. ``--harl-exact-gae`` sets ``harl_exact=True`` (HARL's GAE: no
-bootstrap from the final state of a time-limited episode); the run's obs label gets ``+harl-gae``.
+bootstrap from the final state of a time-limited episode); the run's obs label gets ``+harl-gae``. ``--ent-coef C``
+overrides the entropy coefficient (label ``+entC``): HARL before its issue #52 fix summed the entropy over the batch
+instead of averaging it, i.e. ``ent_coef = 0.01 x 4000 = 40`` on trmarl's mean, the objective its published MaMuJoCo
+curves were probably made with.
 
 HARL evaluates 40 deterministic episodes every 25 iterations (100k steps); the default here is 10 episodes every
 100k steps, to keep evaluation cheap on two cores.
@@ -37,6 +40,7 @@ def main() -> None:
     parser.add_argument("--env", default="MaMuJoCo-HalfCheetah-2x3")
     parser.add_argument("--obs-mode", default="global", choices=["global-z", "global", "local"])
     parser.add_argument("--harl-exact-gae", action="store_true", help="harl_exact=True (HARL's truncation GAE)")
+    parser.add_argument("--ent-coef", type=float, default=None, help="entropy coefficient (default: the algorithm's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timesteps", type=float, default=2e6)
     parser.add_argument("--eval-every", type=int, default=100_000)
@@ -45,11 +49,13 @@ def main() -> None:
     args = parser.parse_args()
 
     label = args.obs_mode + ("+harl-gae" if args.harl_exact_gae else "")
+    extra = {} if args.ent_coef is None else {"ent_coef": args.ent_coef}
+    label += "" if args.ent_coef is None else f"+ent{args.ent_coef:g}"
     run = args.out / f"{args.algo}_{args.env}_{label}_s{args.seed}"
     run.mkdir(parents=True, exist_ok=True)
     env_kwargs = {"obs_mode": "local" if args.obs_mode == "local" else "global", "obs_zscore": args.obs_mode == "global-z"}
     model = getattr(trmarl, args.algo)(
-        args.env, seed=args.seed, env_kwargs=env_kwargs, verbose=0, harl_exact=args.harl_exact_gae
+        args.env, seed=args.seed, env_kwargs=env_kwargs, verbose=0, harl_exact=args.harl_exact_gae, **extra
     )
     model.set_logger(configure(str(run), ["csv"]))
     eval_env = make_vec_env(args.env, n_envs=args.eval_episodes, seed=args.seed + 10_000, env_kwargs=env_kwargs)
