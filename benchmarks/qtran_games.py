@@ -15,6 +15,7 @@ Usage::
     python benchmarks/qtran_games.py --games matrix --seeds 0,1,2,3,4
     python benchmarks/qtran_games.py --games squeeze,pp --seeds 0,1 --pp-steps 200000
     python benchmarks/qtran_games.py --games squeeze --squeeze-setting authors --squeeze-steps 10000 --seeds 0,1,2
+    python benchmarks/qtran_games.py --games pp --pp-envs PredatorPrey-5x5 --penalties 0.5 --pp-steps 1000000 --seeds 0
 
 Settings: the matrix game keeps every episode in the replay and decays epsilon over half the run, as the authors'
 code does (its buffer outlasts training); 8000 env steps, 4 envs, batch 32, Adam 1e-3. The other games use the
@@ -37,6 +38,7 @@ from trmarl.agents.qtran import QTRAN
 from trmarl.envs.toy import squeeze_value
 
 ALGOS: dict[str, Any] = {"IQL": IQL, "VDN": VDN, "QMIX": QMIX, "QTRAN": QTRAN}
+PP_ENVS = ("PredatorPrey-5x5", "PredatorPrey-7x7")
 PAYOFF = np.array([[8.0, -12.0, -12.0], [-12.0, 0.0, 0.0], [-12.0, 0.0, 0.0]])
 MATRIX_SETTING = dict(
     n_envs=4,
@@ -146,21 +148,24 @@ def run_squeeze(seeds: list[int], steps: int, setting: str = "pymarl2") -> None:
     print()
 
 
-def run_predator_prey(seeds: list[int], steps: int, penalties: list[float]) -> None:
+def run_predator_prey(seeds: list[int], steps: int, penalties: list[float], env_ids: tuple[str, ...] = PP_ENVS) -> None:
     print(f"## Predator-prey, {steps} env steps, seeds {seeds}: mean greedy return per episode\n")
     print("| env | P | " + " | ".join(ALGOS) + " |")
     print("|---|---|" + "---|" * len(ALGOS))
-    for env_id in ("PredatorPrey-5x5", "PredatorPrey-7x7"):
+    for env_id in env_ids:
         for penalty in penalties:
             row = []
-            for cls in ALGOS.values():
+            for name, cls in ALGOS.items():
                 scores = []
                 for seed in seeds:
                     model = cls(env_id, seed=seed, verbose=0, device="cpu", test_nepisode=0, batch_size=32,
                                 epsilon_anneal_time=steps // 2, env_kwargs={"penalty": penalty})  # fmt: skip
+                    start = time.perf_counter()
                     scores.append(evaluate(model.learn(steps), 16))
+                    print(f"<!-- {env_id} P={penalty} {name} seed {seed}: {scores[-1]:.1f} "
+                          f"({time.perf_counter() - start:.0f} s) -->", flush=True)  # fmt: skip
                 row.append(f"{np.mean(scores):.1f} ± {np.std(scores):.1f}")
-            print(f"| {env_id} | {penalty} | " + " | ".join(row) + " |")
+            print(f"| {env_id} | {penalty} | " + " | ".join(row) + " |", flush=True)
     print()
 
 
@@ -173,17 +178,25 @@ def main() -> None:
     parser.add_argument("--squeeze-setting", default="pymarl2", choices=["pymarl2", "authors"])
     parser.add_argument("--pp-steps", type=int, default=100_000)
     parser.add_argument("--penalties", default="0.5,1.0,1.5")
+    parser.add_argument("--pp-envs", default=",".join(PP_ENVS), help="comma-separated predator-prey ids")
+    parser.add_argument("--algos", default=",".join(ALGOS), help="comma-separated subset of " + ", ".join(ALGOS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the networks are tiny)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
+    chosen = args.algos.split(",")
+    if unknown := sorted(set(chosen) - set(ALGOS)):
+        parser.error(f"unknown --algos {unknown}; choose from {', '.join(ALGOS)}")
+    for name in [n for n in ALGOS if n not in chosen]:  # the tables' columns follow ALGOS
+        del ALGOS[name]
     games = args.games.split(",")
     if "matrix" in games:
         run_matrix(seeds, args.matrix_steps)
     if "squeeze" in games:
         run_squeeze(seeds, args.squeeze_steps, args.squeeze_setting)
     if "pp" in games:
-        run_predator_prey(seeds, args.pp_steps, [float(p) for p in args.penalties.split(",")])
+        penalties = [float(p) for p in args.penalties.split(",")]
+        run_predator_prey(seeds, args.pp_steps, penalties, tuple(args.pp_envs.split(",")))
 
 
 if __name__ == "__main__":
