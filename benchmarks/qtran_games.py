@@ -148,8 +148,38 @@ def run_squeeze(seeds: list[int], steps: int, setting: str = "pymarl2") -> None:
     print()
 
 
-def run_predator_prey(seeds: list[int], steps: int, penalties: list[float], env_ids: tuple[str, ...] = PP_ENVS) -> None:
-    print(f"## Predator-prey, {steps} env steps, seeds {seeds}: mean greedy return per episode\n")
+PP_AUTHORS = dict(
+    n_envs=1,  # one update per 100-step episode on 32 episodes: the authors' 32 samples per env step
+    batch_size=32,
+    optimizer="adam",
+    lr=5e-4,
+    optim_eps=1.5e-4,
+    epsilon_start=1.0,
+    epsilon_finish=0.1,
+    use_rnn=False,  # the state is fully observed: MLP agents on it, as the authors'
+    hidden_dim=64,
+    obs_last_action=False,
+    obs_agent_id=True,
+    td_lambda=0.0,  # 1-step Q-learning targets
+    double_q=False,
+    target_update_interval=100,  # episodes: the authors' 10,000 updates of one step each
+    grad_norm_clip=1e6,  # the authors do not clip
+)
+"""The authors' predator-prey learner (``Predator-Prey/agents/pos_cac_fo``) as far as trmarl's episode learner allows:
+one update of 32 transitions per env step there, one update of 32 whole episodes per episode here (the same samples
+per env step, 100 times fewer and larger steps); replay 600k transitions on 5x5 and 1M on 7x7 (the README's); epsilon
+falls by 2/T per step to 0.1 (reached at 0.45 T); shared MLP agents instead of the authors' per-agent networks. QTRAN
+gets the authors' loss weights, as in :data:`SQUEEZE_AUTHORS`."""
+
+
+def run_predator_prey(
+    seeds: list[int],
+    steps: int,
+    penalties: list[float],
+    env_ids: tuple[str, ...] = PP_ENVS,
+    setting: str = "pymarl2",
+) -> None:
+    print(f"## Predator-prey, {steps} env steps, {setting} setting, seeds {seeds}: mean greedy return per episode\n")
     print("| env | P | " + " | ".join(ALGOS) + " |")
     print("|---|---|" + "---|" * len(ALGOS))
     for env_id in env_ids:
@@ -158,8 +188,15 @@ def run_predator_prey(seeds: list[int], steps: int, penalties: list[float], env_
             for name, cls in ALGOS.items():
                 scores = []
                 for seed in seeds:
-                    model = cls(env_id, seed=seed, verbose=0, device="cpu", test_nepisode=0, batch_size=32,
-                                epsilon_anneal_time=steps // 2, env_kwargs={"penalty": penalty})  # fmt: skip
+                    if setting == "authors":
+                        kwargs: dict[str, Any] = dict(PP_AUTHORS, epsilon_anneal_time=int(0.45 * steps))
+                        kwargs["buffer_size"] = 6000 if env_id == "PredatorPrey-5x5" else 10_000  # 600k / 1M steps
+                        if name == "QTRAN":
+                            kwargs.update(opt_loss=1.0, nopt_min_loss=1.0)
+                    else:
+                        kwargs = dict(batch_size=32, epsilon_anneal_time=steps // 2)
+                    model = cls(env_id, seed=seed, verbose=0, device="cpu", test_nepisode=0,
+                                env_kwargs={"penalty": penalty}, **kwargs)  # fmt: skip
                     start = time.perf_counter()
                     scores.append(evaluate(model.learn(steps), 16))
                     print(f"<!-- {env_id} P={penalty} {name} seed {seed}: {scores[-1]:.1f} "
@@ -178,6 +215,7 @@ def main() -> None:
     parser.add_argument("--squeeze-setting", default="pymarl2", choices=["pymarl2", "authors"])
     parser.add_argument("--pp-steps", type=int, default=100_000)
     parser.add_argument("--penalties", default="0.5,1.0,1.5")
+    parser.add_argument("--pp-setting", default="pymarl2", choices=["pymarl2", "authors"])
     parser.add_argument("--pp-envs", default=",".join(PP_ENVS), help="comma-separated predator-prey ids")
     parser.add_argument("--algos", default=",".join(ALGOS), help="comma-separated subset of " + ", ".join(ALGOS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the networks are tiny)")
@@ -196,7 +234,7 @@ def main() -> None:
         run_squeeze(seeds, args.squeeze_steps, args.squeeze_setting)
     if "pp" in games:
         penalties = [float(p) for p in args.penalties.split(",")]
-        run_predator_prey(seeds, args.pp_steps, penalties, tuple(args.pp_envs.split(",")))
+        run_predator_prey(seeds, args.pp_steps, penalties, tuple(args.pp_envs.split(",")), args.pp_setting)
 
 
 if __name__ == "__main__":
