@@ -29,10 +29,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from stable_baselines3.common.logger import configure
 
 import trmarl
 from trmarl.agents.qmix import IQL, QMIX, VDN
@@ -222,6 +224,7 @@ def run_predator_prey(
     penalties: list[float],
     env_ids: tuple[str, ...] = PP_ENVS,
     setting: str = "pymarl2",
+    test_interval: int = 0,
 ) -> None:
     print(f"## Predator-prey, {steps} env steps, {setting} setting, seeds {seeds}: mean greedy return per episode\n")
     print("| env | P | scripted | " + " | ".join(ALGOS) + " |")
@@ -239,8 +242,14 @@ def run_predator_prey(
                             kwargs.update(opt_loss=1.0, nopt_min_loss=1.0)
                     else:
                         kwargs = dict(batch_size=32, epsilon_anneal_time=steps // 2)
-                    model = cls(env_id, seed=seed, verbose=0, device="cpu", test_nepisode=0,
-                                env_kwargs={"penalty": penalty}, **kwargs)  # fmt: skip
+                    if test_interval > 0:  # a learning curve: 16 greedy test episodes every test_interval steps
+                        kwargs.update(test_interval=test_interval, test_nepisode=16)
+                    else:
+                        kwargs["test_nepisode"] = 0
+                    model = cls(env_id, seed=seed, verbose=0, device="cpu", env_kwargs={"penalty": penalty}, **kwargs)
+                    if test_interval > 0:
+                        folder = Path("runs") / "qtran_pp" / f"{env_id}_P{penalty:g}_{name}_{setting}_s{seed}"
+                        model.set_logger(configure(str(folder), ["csv"]))
                     start = time.perf_counter()
                     scores.append(evaluate(model.learn(steps), 16))
                     print(f"<!-- {env_id} P={penalty} {name} seed {seed}: {scores[-1]:.1f} "
@@ -260,6 +269,7 @@ def main() -> None:
     parser.add_argument("--pp-steps", type=int, default=100_000)
     parser.add_argument("--penalties", default="0.5,1.0,1.5")
     parser.add_argument("--pp-setting", default="pymarl2", choices=["pymarl2", "authors"])
+    parser.add_argument("--pp-test-interval", type=int, default=0, help="log a test curve to runs/qtran_pp/ (0: off)")
     parser.add_argument("--pp-envs", default=",".join(PP_ENVS), help="comma-separated predator-prey ids")
     parser.add_argument("--algos", default=",".join(ALGOS), help="comma-separated subset of " + ", ".join(ALGOS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the networks are tiny)")
@@ -278,7 +288,8 @@ def main() -> None:
         run_squeeze(seeds, args.squeeze_steps, args.squeeze_setting)
     if "pp" in games:
         penalties = [float(p) for p in args.penalties.split(",")]
-        run_predator_prey(seeds, args.pp_steps, penalties, tuple(args.pp_envs.split(",")), args.pp_setting)
+        run_predator_prey(seeds, args.pp_steps, penalties, tuple(args.pp_envs.split(",")), args.pp_setting,
+                          args.pp_test_interval)  # fmt: skip
 
 
 if __name__ == "__main__":
