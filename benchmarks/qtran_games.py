@@ -169,8 +169,8 @@ def scripted_predator_prey(env_id: str, penalty: float, n_episodes: int = 100) -
     Predators ``2k`` and ``2k + 1`` hunt prey ``k``: they head for the two free cells of its 4-neighbourhood closest to
     them, and a predator one step from its cell waits there until its partner is one step from its own, so that they
     close in together and rarely pay the miss penalty. Not an optimum: on 5x5 it earns 18.8 / 9.2 / -0.4 at
-    P = 0.5 / 1.0 / 1.5 (staying away from the prey earns about -1), on 7x7 10.4 / -14.2 / -38.9, where one pair's
-    predator next to the other pair's prey also counts.
+    P = 0.5 / 1.0 / 1.5 (keeping away from the prey earns about -1, standing still -11 at P = 0.5), on 7x7
+    10.4 / -14.2 / -38.9, where one pair's predator next to the other pair's prey also counts.
     """
     env = trmarl.make(env_id, penalty=penalty)
     base: Any = getattr(env, "unwrapped", env)
