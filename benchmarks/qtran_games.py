@@ -16,12 +16,14 @@ Usage::
     python benchmarks/qtran_games.py --games matrix --seeds 0,1,2,3,4
     python benchmarks/qtran_games.py --games squeeze,pp --seeds 0,1 --pp-steps 200000
     python benchmarks/qtran_games.py --games squeeze --squeeze-setting authors --squeeze-steps 10000 --seeds 0,1,2
-    python benchmarks/qtran_games.py --games pp --pp-envs PredatorPrey-5x5 --penalties 0.5 --pp-steps 1000000 --seeds 0
+    python benchmarks/qtran_games.py --games pp --pp-setting authors --pp-envs PredatorPrey-5x5 --penalties 0.5 \
+        --pp-steps 1000000 --seeds 0 --algos QMIX,QTRAN --pp-test-interval 100000
 
 Settings: the matrix game keeps every episode in the replay and decays epsilon over half the run, as the authors'
 code does (its buffer outlasts training); 8000 env steps, 4 envs, batch 32, Adam 1e-3. The other games use the
-pymarl2 defaults of each algorithm with a shorter epsilon anneal; the step budgets are far below the paper's (3M and
-6M steps for predator-prey), so those numbers show trends, not the paper's results.
+pymarl2 defaults of each algorithm with a shorter epsilon anneal, or with ``--squeeze-setting authors`` /
+``--pp-setting authors`` the authors' learner as far as trmarl's agents allow (:data:`SQUEEZE_AUTHORS`,
+:data:`PP_AUTHORS`). The paper trains predator-prey for 3M (5x5) and 6M (7x7) steps.
 """
 
 from __future__ import annotations
