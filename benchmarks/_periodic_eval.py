@@ -19,7 +19,9 @@ class PeriodicEval(BaseCallback):
 
     ``rows`` holds ``(timesteps, mean_return, std_return, wall_time)``; ``eval_seconds`` the time spent evaluating.
     ``after_eval(callback)`` (if given) runs after each evaluation (the MADDPG script checkpoints there). With ``resume`` the
-    rows already in ``path`` are kept and the next evaluation is the first multiple of ``every`` after them.
+    rows already in ``path`` up to the resumed model's step are kept (later ones belong to a stretch whose checkpoint was
+    never written, e.g. a kill between the evaluation and the save) and the next evaluation is the first multiple of
+    ``every`` after them.
     """
 
     def __init__(
@@ -39,8 +41,15 @@ class PeriodicEval(BaseCallback):
             with open(path, newline="") as fh:
                 rows = list(csv.reader(fh))[1:]
             self.rows = [(int(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in rows]
-        self.next_at = (self.rows[-1][0] // every + 1) * every if self.rows else every
+        self._set_next()
         self.eval_seconds = 0.0
+
+    def _set_next(self) -> None:
+        self.next_at = (self.rows[-1][0] // self.every + 1) * self.every if self.rows else self.every
+
+    def _init_callback(self) -> None:
+        self.rows = [row for row in self.rows if row[0] <= self.model.num_timesteps]
+        self._set_next()
 
     def evaluate(self) -> None:
         start = time.perf_counter()
