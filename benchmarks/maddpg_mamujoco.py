@@ -82,7 +82,9 @@ def main() -> None:
         model.save_replay_buffer(replay)
         spent = {"elapsed": before["elapsed"] + time.perf_counter() - start}
         spent["eval_seconds"] = before["eval_seconds"] + evaluator.eval_seconds
-        timing.write_text(json.dumps(spent))
+        tmp = timing.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(spent))
+        os.replace(tmp, timing)  # atomic: a kill mid-write must not leave a run that cannot resume
 
     after_eval = save_checkpoint if args.checkpoint else None
     callback, elapsed = train_with_periodic_eval(
