@@ -285,6 +285,9 @@ def main() -> None:
         parser.error(f"unknown --algos {unknown}; choose from {', '.join(ALGOS)}")
     for name in [n for n in ALGOS if n not in chosen]:  # the tables' columns follow ALGOS
         del ALGOS[name]
+    pp_envs = tuple(args.pp_envs.split(","))
+    if unknown := sorted(set(pp_envs) - set(PP_ENVS)):
+        parser.error(f"unknown --pp-envs {unknown}; choose from {', '.join(PP_ENVS)}")
     games = args.games.split(",")
     if "matrix" in games:
         run_matrix(seeds, args.matrix_steps)
@@ -292,8 +295,7 @@ def main() -> None:
         run_squeeze(seeds, args.squeeze_steps, args.squeeze_setting)
     if "pp" in games:
         penalties = [float(p) for p in args.penalties.split(",")]
-        run_predator_prey(seeds, args.pp_steps, penalties, tuple(args.pp_envs.split(",")), args.pp_setting,
-                          args.pp_test_interval)  # fmt: skip
+        run_predator_prey(seeds, args.pp_steps, penalties, pp_envs, args.pp_setting, args.pp_test_interval)
 
 
 if __name__ == "__main__":
