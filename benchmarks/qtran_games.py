@@ -22,8 +22,9 @@ Usage::
 Settings: the matrix game keeps every episode in the replay and decays epsilon over half the run, as the authors'
 code does (its buffer outlasts training); 8000 env steps, 4 envs, batch 32, Adam 1e-3. The other games use the
 pymarl2 defaults of each algorithm with a shorter epsilon anneal, or with ``--squeeze-setting authors`` /
-``--pp-setting authors`` the authors' learner as far as trmarl's agents allow (:data:`SQUEEZE_AUTHORS`,
-:data:`PP_AUTHORS`). The paper trains predator-prey for 3M (5x5) and 6M (7x7) steps.
+``--pp-setting authors`` the authors' learner as far as trmarl's episode learner allows (:data:`SQUEEZE_AUTHORS`,
+:data:`PP_AUTHORS`), or with ``--pp-setting authors-steps`` their one update on 32 transitions per env step
+(:data:`PP_AUTHORS_STEPS`). The paper trains predator-prey for 3M (5x5) and 6M (7x7) steps.
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ PP_AUTHORS = dict(
     batch_size=32,
     optimizer="adam",
     lr=5e-4,
-    optim_eps=1.5e-4,
+    adam_eps=1.5e-4,  # the authors' (the first runs of this setting had torch's 1e-8: see docs/benchmarks.md)
     epsilon_start=1.0,
     epsilon_finish=0.1,
     use_rnn=False,  # the state is fully observed: MLP agents on it, as the authors'
@@ -220,6 +221,13 @@ one update of 32 transitions per env step there, one update of 32 whole episodes
 per env step, 100 times fewer and larger steps); replay 600k transitions on 5x5 and 1M on 7x7 (the README's); epsilon
 falls by 2/T per step to 0.1 (reached at 0.45 T); shared MLP agents instead of the authors' per-agent networks. QTRAN
 gets the authors' loss weights, as in :data:`SQUEEZE_AUTHORS`."""
+
+
+PP_AUTHORS_STEPS = dict(PP_AUTHORS, sample_unit="step", steps_per_update=1)
+"""The authors' predator-prey learner step for step: :data:`PP_AUTHORS` with ``sample_unit="step"``, one gradient step
+on 32 single transitions per env step (3M updates in a 3M-step run) and the target copied every 10,000 of them. Left
+different: updates start once 32 transitions are stored (the authors wait for 9,600), shared MLP agents with an id input
+instead of per-agent networks."""
 
 
 def run_predator_prey(
@@ -239,8 +247,9 @@ def run_predator_prey(
             for name, cls in ALGOS.items():
                 scores = []
                 for seed in seeds:
-                    if setting == "authors":
-                        kwargs: dict[str, Any] = dict(PP_AUTHORS, epsilon_anneal_time=int(0.45 * steps))
+                    if setting in ("authors", "authors-steps"):
+                        authors = PP_AUTHORS if setting == "authors" else PP_AUTHORS_STEPS
+                        kwargs: dict[str, Any] = dict(authors, epsilon_anneal_time=int(0.45 * steps))
                         kwargs["buffer_size"] = 6000 if env_id == "PredatorPrey-5x5" else 10_000  # 600k / 1M steps
                         if name == "QTRAN":
                             kwargs.update(opt_loss=1.0, nopt_min_loss=1.0)
@@ -272,7 +281,7 @@ def main() -> None:
     parser.add_argument("--squeeze-setting", default="pymarl2", choices=["pymarl2", "authors"])
     parser.add_argument("--pp-steps", type=int, default=100_000)
     parser.add_argument("--penalties", default="0.5,1.0,1.5")
-    parser.add_argument("--pp-setting", default="pymarl2", choices=["pymarl2", "authors"])
+    parser.add_argument("--pp-setting", default="pymarl2", choices=["pymarl2", "authors", "authors-steps"])
     parser.add_argument("--pp-test-interval", type=int, default=0, help="log a test curve to runs/qtran_pp/ (0: off)")
     parser.add_argument("--pp-envs", default=",".join(PP_ENVS), help="comma-separated predator-prey ids")
     parser.add_argument("--algos", default=",".join(ALGOS), help="comma-separated subset of " + ", ".join(ALGOS))

@@ -118,6 +118,38 @@ def test_learn_save_load_learn_resumes_exactly(tmp_path):
     assert all(torch.allclose(opt_a[i]["exp_avg"], opt_b[i]["exp_avg"]) for i in opt_a)
 
 
+STEP_MODE = dict(TINY, test_nepisode=0, sample_unit="step", use_rnn=False, obs_last_action=False, steps_per_update=2)
+
+
+@pytest.mark.parametrize("cls", [QMIX, QTRAN])
+def test_step_sampling_makes_one_update_per_steps_per_update_env_steps(cls, tmp_path):
+    model = cls(counter_env, n_envs=2, seed=3, **STEP_MODE).learn(60)
+    # no update before the replay holds batch_size (4) steps (within two iterations of at most 2 x 6 steps), then one
+    # per 2 env steps collected, all paid after each iteration
+    assert 0 <= model.num_timesteps - model._trained_t < 2
+    assert (model.num_timesteps - 24) // 2 <= model._n_updates <= model.num_timesteps // 2
+    path = model.save(tmp_path / "ckpt")
+    model.save_replay_buffer(tmp_path / "replay")
+    loaded = cls.load(path, env=counter_env, n_envs=2)
+    loaded.load_replay_buffer(tmp_path / "replay.zip")
+    n0, trained0 = model._n_updates, model._trained_t
+    model.learn(30, reset_num_timesteps=False)
+    loaded.learn(30, reset_num_timesteps=False)
+    assert loaded._n_updates == model._n_updates == n0 + (model.num_timesteps - trained0) // 2
+    for k, v in _params(model).items():
+        assert torch.allclose(v, _params(loaded)[k]), k
+
+
+def test_step_sampling_rejects_agents_with_history():
+    for bad in (dict(use_rnn=True, obs_last_action=False), dict(use_rnn=False, obs_last_action=True)):
+        with pytest.raises(ValueError, match="use_rnn=False and obs_last_action=False"):
+            QMIX(counter_env, n_envs=1, **dict(STEP_MODE, **bad))
+    with pytest.raises(ValueError, match="steps_per_update"):
+        QMIX(counter_env, n_envs=1, **dict(STEP_MODE, steps_per_update=0))
+    with pytest.raises(ValueError, match="sample_unit"):
+        QMIX(counter_env, n_envs=1, **dict(STEP_MODE, sample_unit="transitions"))
+
+
 @pytest.mark.parametrize("bootstrap", [True, False])
 def test_time_limits_are_stored_as_truncations_unless_told_otherwise(bootstrap):
     model = QMIX(lambda: CounterEnv(max_steps=3, discrete=True), n_envs=2, seed=0, bootstrap_truncated=bootstrap, **TINY)

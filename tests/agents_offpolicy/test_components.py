@@ -218,3 +218,26 @@ def test_replay_fifo_capacity_and_uniform_sampling():
     copy.load_state_dict(arrays, meta)
     a, b = buf.batch(np.arange(4)), copy.batch(np.arange(4))
     assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_replay_step_sampling_pairs_each_step_with_the_next_slot_uniformly():
+    buf = EpisodeReplayBuffer(10, n_agents=2, obs_dim=3, state_dim=4, n_actions=5, episode_limit=4, seed=0)
+    _fill(buf, [1, 3, 2], [True, False, True])  # 6 steps; obs slot t holds t, the slot after the last step 100 + k
+    assert buf.n_steps() == 6
+    batch = buf.sample_steps(6000)
+    assert batch.obs.shape == (6000, 2, 2, 3) and batch.actions.shape == (6000, 1, 2) and batch.mask.shape == (6000, 1)
+    episode = batch.state[:, 0, 0].long()
+    t = batch.obs[:, 0, 0, 0].long()
+    assert (batch.state[:, 1, 0].long() == episode).all()  # both slots from the same episode
+    length = torch.tensor([1, 3, 2])[episode]
+    assert ((t >= 0) & (t < length)).all()  # only filled steps
+    last = t == length - 1
+    nxt = batch.obs[:, 1, 0, 0].long()
+    assert (nxt[~last] == t[~last] + 1).all() and (nxt[last] == 100 + episode[last]).all()
+    assert (batch.actions[:, 0, 0] == t % 5).all() and (batch.reward[:, 0].long() == t).all()
+    assert batch.terminated[last & (episode != 1), 0].eq(1).all() and batch.terminated[~last, 0].eq(0).all()
+    assert batch.truncated[last & (episode == 1), 0].eq(1).all()  # the time-limited episode bootstraps
+    counts = np.bincount((episode * 3 + t).numpy(), minlength=9)[[0, 3, 4, 5, 6, 7]]
+    assert counts.min() > 850 and counts.max() < 1150  # uniform over the 6 steps, not over episodes
+    with pytest.raises(ValueError, match="cannot sample"):
+        EpisodeReplayBuffer(2, n_agents=2, obs_dim=3, state_dim=4, n_actions=5).sample_steps(1)

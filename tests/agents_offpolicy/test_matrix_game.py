@@ -65,3 +65,14 @@ def test_vdn_and_qmix_settle_on_a_suboptimal_joint_action(cls, seed):
     assert greedy != (0, 0), f"{cls.__name__} found (A, A); Q_tot =\n{table.round(2)}"
     assert PAYOFF[greedy] == 0.0  # the 0 plateau the paper reports
     assert table[0, 0] < table[greedy] - 1.0  # and it values (A, A) below it (monotonic mixing cannot represent 8)
+
+
+@pytest.mark.slow
+def test_qtran_finds_the_optimal_joint_action_from_single_step_samples():
+    """The same game through ``sample_unit="step"`` (feedforward agents; one update per iteration of 4 env steps)."""
+    setting = dict(SETTING, sample_unit="step", steps_per_update=4, use_rnn=False, obs_last_action=False)
+    model = QTRAN("MatrixGame-QTRAN", seed=0, **setting).learn(STEPS)
+    table, greedy = learned_tables(model)
+    assert model._n_updates == STEPS // 4 - 7  # none in the 7 iterations before the replay holds 32 steps
+    assert greedy == (0, 0), f"QTRAN's greedy joint action is {greedy}; Q_jt =\n{table.round(2)}"
+    assert np.abs(table - PAYOFF).max() < 3.0, f"Q_jt does not match the payoffs:\n{table.round(2)}"

@@ -1,7 +1,7 @@
 """Shared machinery of the recurrent value-decomposition family (IQL, VDN, QMIX, QTRAN).
 
 :class:`OffPolicyAgent` is the episode runner, the replay and the acting side; the algorithms (``qmix.py``,
-``qtran.py``) add their mixing networks and their ``train()``. The pieces follow pymarl / pymarl2 (see ``docs/algorithms/qmix.md`` for the sources):
+``qtran.py``) add their mixing networks and their loss (``_update``). The pieces follow pymarl / pymarl2 (see ``docs/algorithms/qmix.md`` for the sources):
 
 * :class:`AgentNetwork` -- one network shared by all agents: ``Linear -> ReLU -> GRUCell -> Linear`` (``RNNAgent``),
   or an MLP; its inputs are the observation, the last action (one-hot) and the agent id (one-hot).
@@ -234,7 +234,14 @@ class OffPolicyConfig:
     buffer_size: int = 5000
     """Episodes kept in the replay (pymarl/pymarl2 ``buffer_size``)."""
     batch_size: int = 128
-    """Episodes per gradient step (pymarl2 128; pymarl and epymarl 32)."""
+    """Episodes per gradient step (pymarl2 128; pymarl and epymarl 32), or single steps with ``sample_unit="step"``."""
+    sample_unit: Literal["episode", "step"] = "episode"
+    """What a gradient step learns from: ``batch_size`` whole episodes, one gradient step per runner iteration
+    (pymarl); or ``batch_size`` single steps drawn uniformly from the stored episodes, one gradient step every
+    ``steps_per_update`` env steps (a DQN-style learner, as the QTRAN authors' predator-prey code). ``"step"`` needs
+    agents whose values at a step depend on that step alone: ``use_rnn=False`` and ``obs_last_action=False``."""
+    steps_per_update: int = 1
+    """With ``sample_unit="step"``: env steps (summed over envs) per gradient step (the QTRAN authors: 1)."""
     lr: float = 1e-3
     """Learning rate (pymarl2 QMIX: Adam 1e-3; pymarl: RMSprop 5e-4)."""
     optimizer: Literal["adam", "rmsprop"] = "adam"
@@ -242,7 +249,9 @@ class OffPolicyConfig:
     optim_alpha: float = 0.99
     """RMSprop smoothing constant (pymarl ``optim_alpha``)."""
     optim_eps: float = 1e-5
-    """RMSprop epsilon (pymarl ``optim_eps``); Adam keeps torch's 1e-8 as pymarl2 does."""
+    """RMSprop epsilon (pymarl ``optim_eps``)."""
+    adam_eps: float = 1e-8
+    """Adam epsilon (pymarl2 keeps torch's 1e-8; the QTRAN authors' TensorFlow code uses 1.5e-4)."""
     gamma: float = 0.99
     """Discount (pymarl ``gamma``)."""
     td_lambda: float = 0.6
@@ -333,11 +342,21 @@ class OffPolicyAgent(BaseAgent):
         self.params = params
         self.optimizer: torch.optim.Optimizer
         if cfg.optimizer == "adam":
-            self.optimizer = torch.optim.Adam(params, lr=cfg.lr)
+            # foreach: one fused call over the many small parameter tensors instead of a Python loop (also on CPU)
+            self.optimizer = torch.optim.Adam(params, lr=cfg.lr, eps=cfg.adam_eps, foreach=True)
         elif cfg.optimizer == "rmsprop":
-            self.optimizer = torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.optim_alpha, eps=cfg.optim_eps)
+            self.optimizer = torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.optim_alpha, eps=cfg.optim_eps, foreach=True)
         else:
             raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {cfg.optimizer!r}")
+        if cfg.sample_unit not in ("episode", "step"):
+            raise ValueError(f"sample_unit must be 'episode' or 'step', got {cfg.sample_unit!r}")
+        if cfg.sample_unit == "step" and (cfg.use_rnn or cfg.obs_last_action):
+            raise ValueError(
+                "sample_unit='step' learns from single steps, so the agents must not depend on earlier steps: "
+                "set use_rnn=False and obs_last_action=False"
+            )
+        if cfg.steps_per_update < 1:
+            raise ValueError(f"steps_per_update must be at least 1, got {cfg.steps_per_update}")
         self.exploration = DecayThenFlatSchedule(cfg.epsilon_start, cfg.epsilon_finish, cfg.epsilon_anneal_time)
         # which actions exist for each agent (agents with fewer actions than A)
         self.action_exists = np.zeros((sp.n_agents, sp.n_actions), dtype=bool)
@@ -348,6 +367,7 @@ class OffPolicyAgent(BaseAgent):
         )
         self._episodes_since_target_update = 0
         self._last_test_t = -np.inf
+        self._trained_t = 0  # env steps already paid for by gradient steps (sample_unit="step")
         self._rollout: EpisodeRecorder | None = None
 
     def _setup_mixer(self) -> nn.Module | None:
@@ -577,7 +597,34 @@ class OffPolicyAgent(BaseAgent):
         return stats
 
     # ----------------------------------------------------------------------------------------------------------
-    # Helpers for train()
+    # Training
+    # ----------------------------------------------------------------------------------------------------------
+    def train(self) -> None:
+        """The gradient steps due after a runner iteration, each by :meth:`_update` on a fresh sample.
+
+        ``sample_unit="episode"``: one step on ``batch_size`` episodes once the replay holds that many.
+        ``sample_unit="step"``: one step on ``batch_size`` single steps per ``steps_per_update`` env steps collected
+        since the last call, once the replay holds ``batch_size`` steps (steps collected before that are not owed).
+        """
+        cfg = self.config
+        if cfg.sample_unit == "episode":
+            if self.replay.can_sample(cfg.batch_size):
+                self._update(self.replay.sample(cfg.batch_size, self.device))
+            return
+        if self.replay.n_steps() < cfg.batch_size:
+            self._trained_t = self.num_timesteps
+            return
+        n_updates = (self.num_timesteps - self._trained_t) // cfg.steps_per_update
+        self._trained_t += n_updates * cfg.steps_per_update
+        for _ in range(n_updates):
+            self._update(self.replay.sample_steps(cfg.batch_size, self.device))
+
+    def _update(self, batch: EpisodeBatch) -> None:
+        """One gradient step on ``batch`` (the algorithm's loss)."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Helpers for _update()
     # ----------------------------------------------------------------------------------------------------------
     def _unroll(self, agent: AgentNetwork, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Run ``agent`` over whole episodes from a zero hidden state.
@@ -628,12 +675,14 @@ class OffPolicyAgent(BaseAgent):
     def _extra_state(self) -> dict[str, Any]:
         return {
             "episodes_since_target_update": self._episodes_since_target_update,
+            "trained_t": self._trained_t,
             "last_test_t": None if not np.isfinite(self._last_test_t) else float(self._last_test_t),
             "replay_rng": self.replay.rng.bit_generator.state,
         }
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self._episodes_since_target_update = int(state.get("episodes_since_target_update", 0))
+        self._trained_t = int(state.get("trained_t", self.num_timesteps))
         last = state.get("last_test_t")
         self._last_test_t = -np.inf if last is None else float(last)
         if "replay_rng" in state:

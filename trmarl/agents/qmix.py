@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trmarl.agents.off_policy import OffPolicyAgent, OffPolicyConfig, masked_max, td_lambda_targets
+from trmarl.common.replay import EpisodeBatch
 
 __all__ = ["IQL", "QMIX", "VDN", "IQLConfig", "QMIXConfig", "QMixer", "VDNConfig", "VDNMixer"]
 
@@ -186,12 +187,9 @@ class QMIX(OffPolicyAgent):
             mixed = chosen.sum(-1) if self.mixer is None else self.mixer(chosen[:, None], state_t[:, None]).view(-1)
         return mixed.cpu().numpy()
 
-    def train(self) -> None:
-        """One gradient step on ``batch_size`` episodes sampled from the replay (once it holds that many)."""
+    def _update(self, batch: EpisodeBatch) -> None:
+        """One gradient step on a replayed batch (whole episodes, or single steps with ``sample_unit="step"``)."""
         cfg = self.config
-        if not self.replay.can_sample(cfg.batch_size):
-            return
-        batch = self.replay.sample(cfg.batch_size, self.device)
         mask = batch.mask.unsqueeze(-1)  # (B, T, 1)
 
         # 1. Q-values of the taken actions, along whole episodes

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trmarl.agents.off_policy import MASKED_Q, OffPolicyAgent, OffPolicyConfig, td_lambda_targets
+from trmarl.common.replay import EpisodeBatch
 
 __all__ = ["QTRAN", "QTRANConfig", "QTranBase"]
 
@@ -157,13 +158,10 @@ class QTRAN(OffPolicyAgent):
             q_jt, _ = self.mixer(state_t[:, None], hidden[:, None], self._onehot(actions_t)[:, None])  # (B, 1, 1)
         return q_jt.view(-1).cpu().numpy()
 
-    def train(self) -> None:
-        """One gradient step on ``batch_size`` episodes sampled from the replay (once it holds that many)."""
+    def _update(self, batch: EpisodeBatch) -> None:
+        """One gradient step on a replayed batch (whole episodes, or single steps with ``sample_unit="step"``)."""
         cfg = self.config
-        if not self.replay.can_sample(cfg.batch_size):
-            return
         assert self.mixer is not None and self.target_mixer is not None
-        batch = self.replay.sample(cfg.batch_size, self.device)
         mask = batch.mask.unsqueeze(-1)  # (B, T, 1)
         n_valid = mask.sum()
 

@@ -245,6 +245,44 @@ class EpisodeReplayBuffer:
         idx = np.sort(self.rng.choice(self.size, size=batch_size, replace=False))
         return self.batch(idx, device)
 
+    def n_steps(self) -> int:
+        """Steps stored over all episodes."""
+        return int(self.lengths[: self.size].sum())
+
+    def sample_steps(self, batch_size: int, device: torch.device | str = "cpu") -> EpisodeBatch:
+        """Draw ``batch_size`` single steps uniformly over all stored steps (with replacement, as a DQN replay), each as
+        an episode of one step: slots ``t`` and ``t + 1`` of what is seen, step ``t`` of what is done (``T = 1``).
+
+        For feedforward agents without history inputs, whose values at step ``t`` depend on slot ``t`` alone (the QTRAN
+        authors' predator-prey learner samples 32 transitions per update this way).
+        """
+        lengths = self.lengths[: self.size]
+        total = int(lengths.sum())
+        if total == 0 or batch_size < 1:
+            raise ValueError(f"cannot sample {batch_size} steps from a buffer holding {total}")
+        flat = self.rng.integers(0, total, size=batch_size)
+        ends = np.cumsum(lengths)
+        ep = np.searchsorted(ends, flat, side="right")
+        t = flat - (ends[ep] - lengths[ep])  # step within the episode, 0 <= t < L
+        slots = t[:, None] + np.arange(2)  # (B, 2)
+        rows = ep[:, None]
+
+        def tens(x: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
+            out = torch.as_tensor(np.ascontiguousarray(x), device=device)
+            return out if dtype is None else out.to(dtype)
+
+        return EpisodeBatch(
+            obs=tens(self.obs[rows, slots]),
+            state=tens(self.state[rows, slots]),
+            action_mask=tens(self.action_mask[rows, slots]),
+            active=tens(self.active[rows, slots]),
+            actions=tens(self.actions[ep, t][:, None], torch.int64),
+            reward=tens(self.reward[ep, t][:, None]),
+            terminated=tens(self.terminated[ep, t][:, None], torch.float32),
+            truncated=tens(self.truncated[ep, t][:, None], torch.float32),
+            mask=torch.ones((batch_size, 1), dtype=torch.float32, device=device),
+        )
+
     def batch(self, idx: np.ndarray, device: torch.device | str = "cpu") -> EpisodeBatch:
         """The episodes at storage indices ``idx`` as an :class:`EpisodeBatch`."""
         T = int(self.lengths[idx].max())
