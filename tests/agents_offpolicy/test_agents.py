@@ -140,6 +140,20 @@ def test_step_sampling_makes_one_update_per_steps_per_update_env_steps(cls, tmp_
         assert torch.allclose(v, _params(loaded)[k]), k
 
 
+def test_mlp_agents_unroll_all_slots_at_once_as_step_by_step():
+    from trmarl.agents.off_policy import build_agent_inputs
+
+    model = QMIX(counter_env, n_envs=2, seed=1, **dict(TINY, use_rnn=False, obs_last_action=True)).learn(60)
+    batch = model.replay.sample(4)
+    q, h = model._unroll(model.agent, batch)
+    last = torch.cat([torch.full_like(batch.actions[:, :1], -1), batch.actions], dim=1)
+    inputs = build_agent_inputs(batch.obs, last, model.n_actions, True)
+    B, T1, N = batch.obs.shape[:3]
+    for t in range(T1):
+        q_t, h_t = model.agent(inputs[:, t].reshape(B * N, -1), model.agent.initial_state(B * N))
+        assert torch.allclose(q[:, t], q_t.view(B, N, -1), atol=1e-6) and torch.allclose(h[:, t], h_t.view(B, N, -1))
+
+
 def test_step_sampling_rejects_agents_with_history():
     for bad in (dict(use_rnn=True, obs_last_action=False), dict(use_rnn=False, obs_last_action=True)):
         with pytest.raises(ValueError, match="use_rnn=False and obs_last_action=False"):

@@ -627,7 +627,7 @@ class OffPolicyAgent(BaseAgent):
     # Helpers for _update()
     # ----------------------------------------------------------------------------------------------------------
     def _unroll(self, agent: AgentNetwork, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run ``agent`` over whole episodes from a zero hidden state.
+        """Run ``agent`` over whole episodes from a zero hidden state (an MLP agent over all slots at once).
 
         Returns:
             Q-values ``(B, T+1, N, A)`` and hidden states ``(B, T+1, N, H)`` of every slot.
@@ -637,6 +637,9 @@ class OffPolicyAgent(BaseAgent):
         if self.config.obs_last_action:
             last = torch.cat([torch.full_like(batch.actions[:, :1], -1), batch.actions], dim=1)  # (B, T+1, N)
         inputs = build_agent_inputs(batch.obs, last, self.n_actions, self.config.obs_agent_id)  # (B, T+1, N, in)
+        if not agent.use_rnn:  # no state carried between steps: every slot in one call
+            q, h = agent(inputs.reshape(B * T1 * N, -1), inputs.new_zeros(0))
+            return q.view(B, T1, N, -1), h.view(B, T1, N, -1)
         hidden = agent.initial_state(B * N, self.device)
         qs, hs = [], []
         for t in range(T1):
