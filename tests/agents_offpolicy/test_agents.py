@@ -138,6 +138,9 @@ def test_step_sampling_makes_one_update_per_steps_per_update_env_steps(cls, tmp_
     assert loaded._n_updates == model._n_updates == n0 + (model.num_timesteps - trained0) // 2
     for k, v in _params(model).items():
         assert torch.allclose(v, _params(loaded)[k]), k
+    n1 = model._n_updates
+    model.learn(30)  # a fresh count of env steps still trains: nothing owed from before the reset
+    assert model._n_updates - n1 >= (model.num_timesteps - 12) // 2 > 0
 
 
 def test_mlp_agents_unroll_all_slots_at_once_as_step_by_step():

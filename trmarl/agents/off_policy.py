@@ -497,6 +497,7 @@ class OffPolicyAgent(BaseAgent):
         total, cb = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
         if reset_num_timesteps:
             self._last_test_t = -np.inf
+            self._trained_t = 0
         self._reset_rollout()
         return total, cb
 
