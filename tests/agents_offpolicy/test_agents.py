@@ -140,7 +140,7 @@ def test_step_sampling_makes_one_update_per_steps_per_update_env_steps(cls, tmp_
         assert torch.allclose(v, _params(loaded)[k]), k
     n1 = model._n_updates
     model.learn(30)  # a fresh count of env steps still trains: nothing owed from before the reset
-    assert model._n_updates - n1 >= (model.num_timesteps - 12) // 2 > 0
+    assert model._n_updates - n1 == model.num_timesteps // 2 > 0
 
 
 def test_mlp_agents_unroll_all_slots_at_once_as_step_by_step():
