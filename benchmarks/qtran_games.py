@@ -17,7 +17,11 @@ Usage::
     python benchmarks/qtran_games.py --games squeeze,pp --seeds 0,1 --pp-steps 200000
     python benchmarks/qtran_games.py --games squeeze --squeeze-setting authors --squeeze-steps 10000 --seeds 0,1,2
     python benchmarks/qtran_games.py --games pp --pp-setting authors --pp-envs PredatorPrey-5x5 --penalties 0.5 \
-        --pp-steps 1000000 --seeds 0 --algos QMIX,QTRAN --pp-test-interval 100000
+        --pp-steps 1000000 --seeds 0 --algos QMIX,QTRAN --pp-test-interval 100000 --pp-checkpoint 50000 [--resume]
+
+``--pp-checkpoint N`` saves each predator-prey run's model, replay buffer and wall time into its ``runs/qtran_pp/``
+folder every N env steps; ``--resume`` continues runs from there (a run on the step learner takes 1-1.5 h per 1M steps
+on one core).
 
 Settings: the matrix game keeps every episode in the replay and decays epsilon over half the run, as the authors'
 code does (its buffer outlasts training); 8000 env steps, 4 envs, batch 32, Adam 1e-3. The other games use the
@@ -31,12 +35,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 
 import trmarl
@@ -230,6 +237,51 @@ different: updates start once 32 transitions are stored (the authors wait for 9,
 instead of per-agent networks."""
 
 
+class Checkpointer(BaseCallback):
+    """Save the model, its replay buffer and the wall time spent into ``folder`` every ``every`` env steps, so that a
+    multi-hour predator-prey run survives interruption (``--resume`` continues it; episodes in flight restart)."""
+
+    def __init__(self, folder: Path, every: int) -> None:
+        super().__init__()
+        self.folder, self.every = folder, every
+        self.start = time.perf_counter()
+        self.elapsed_before = 0.0
+        self.next_save = 0
+
+    def elapsed(self) -> float:
+        """Wall seconds spent on this run, earlier sessions included."""
+        return self.elapsed_before + time.perf_counter() - self.start
+
+    def resumed(self, cls: Any) -> Any:
+        """The checkpointed model with its replay buffer, or None when the folder has no complete checkpoint."""
+        files = [self.folder / name for name in ("checkpoint.zip", "replay.zip", "timing.json")]
+        if not all(f.exists() for f in files):
+            return None
+        model = cls.load(files[0], device="cpu")
+        model.load_replay_buffer(files[1])
+        timing = json.loads(files[2].read_text())
+        if timing["num_timesteps"] != model.num_timesteps:  # killed between the writes: the files disagree
+            raise RuntimeError(f"{self.folder}: checkpoint and timing.json disagree; delete them to start over")
+        self.elapsed_before = float(timing["elapsed"])
+        print(f"<!-- resuming {self.folder.name} at {model.num_timesteps} steps -->", flush=True)
+        return model
+
+    def _on_training_start(self) -> None:
+        self.next_save = (self.num_timesteps // self.every + 1) * self.every
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.next_save:
+            self.next_save += self.every
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for name, write in (("checkpoint.zip", self.model.save), ("replay.zip", self.model.save_replay_buffer)):
+                write(self.folder / f"tmp_{name}")
+                os.replace(self.folder / f"tmp_{name}", self.folder / name)
+            tmp = self.folder / "timing.json.tmp"
+            tmp.write_text(json.dumps({"num_timesteps": self.num_timesteps, "elapsed": self.elapsed()}))
+            os.replace(tmp, self.folder / "timing.json")  # a kill mid-write leaves the older, consistent set
+        return True
+
+
 def run_predator_prey(
     seeds: list[int],
     steps: int,
@@ -237,6 +289,8 @@ def run_predator_prey(
     env_ids: tuple[str, ...] = PP_ENVS,
     setting: str = "pymarl2",
     test_interval: int = 0,
+    checkpoint_every: int = 0,
+    resume: bool = False,
 ) -> None:
     print(f"## Predator-prey, {steps} env steps, {setting} setting, seeds {seeds}: mean greedy return per episode\n")
     print("| env | P | scripted | " + " | ".join(ALGOS) + " |")
@@ -259,14 +313,23 @@ def run_predator_prey(
                         kwargs.update(test_interval=test_interval, test_nepisode=16)
                     else:
                         kwargs["test_nepisode"] = 0
-                    model = cls(env_id, seed=seed, verbose=0, device="cpu", env_kwargs={"penalty": penalty}, **kwargs)
+                    folder = Path("runs") / "qtran_pp" / f"{env_id}_P{penalty:g}_{name}_{setting}_s{seed}"
+                    saver = Checkpointer(folder, checkpoint_every)
+                    model = saver.resumed(cls) if resume else None
+                    if model is None:
+                        model = cls(env_id, seed=seed, verbose=0, device="cpu", env_kwargs={"penalty": penalty}, **kwargs)
                     if test_interval > 0:
-                        folder = Path("runs") / "qtran_pp" / f"{env_id}_P{penalty:g}_{name}_{setting}_s{seed}"
+                        # SB3's CSV writer starts a new file: a resumed run keeps the earlier rows in progress.csv.partN
+                        if saver.elapsed_before > 0 and (folder / "progress.csv").exists():
+                            n = len(list(folder.glob("progress.csv.part*")))
+                            (folder / "progress.csv").rename(folder / f"progress.csv.part{n + 1}")
                         model.set_logger(configure(str(folder), ["csv"]))
-                    start = time.perf_counter()
-                    scores.append(evaluate(model.learn(steps), 16))
+                    if (remaining := steps - model.num_timesteps) > 0:
+                        callback = saver if checkpoint_every > 0 else None
+                        model.learn(remaining, callback=callback, reset_num_timesteps=False)
+                    scores.append(evaluate(model, 16))
                     print(f"<!-- {env_id} P={penalty} {name} seed {seed}: {scores[-1]:.1f} "
-                          f"({time.perf_counter() - start:.0f} s) -->", flush=True)  # fmt: skip
+                          f"({saver.elapsed():.0f} s) -->", flush=True)  # fmt: skip
                 row.append(f"{np.mean(scores):.1f} ± {np.std(scores):.1f}")
             print(f"| {env_id} | {penalty} | " + " | ".join(row) + " |", flush=True)
     print()
@@ -283,6 +346,8 @@ def main() -> None:
     parser.add_argument("--penalties", default="0.5,1.0,1.5")
     parser.add_argument("--pp-setting", default="pymarl2", choices=["pymarl2", "authors", "authors-steps"])
     parser.add_argument("--pp-test-interval", type=int, default=0, help="log a test curve to runs/qtran_pp/ (0: off)")
+    parser.add_argument("--pp-checkpoint", type=int, default=0, help="save model + replay every N steps (0: off)")
+    parser.add_argument("--resume", action="store_true", help="continue predator-prey runs from their checkpoints")
     parser.add_argument("--pp-envs", default=",".join(PP_ENVS), help="comma-separated predator-prey ids")
     parser.add_argument("--algos", default=",".join(ALGOS), help="comma-separated subset of " + ", ".join(ALGOS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the networks are tiny)")
@@ -304,7 +369,9 @@ def main() -> None:
         run_squeeze(seeds, args.squeeze_steps, args.squeeze_setting)
     if "pp" in games:
         penalties = [float(p) for p in args.penalties.split(",")]
-        run_predator_prey(seeds, args.pp_steps, penalties, pp_envs, args.pp_setting, args.pp_test_interval)
+        run_predator_prey(
+            seeds, args.pp_steps, penalties, pp_envs, args.pp_setting, args.pp_test_interval, args.pp_checkpoint, args.resume
+        )
 
 
 if __name__ == "__main__":
