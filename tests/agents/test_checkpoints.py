@@ -173,3 +173,41 @@ def test_get_and_set_parameters(tmp_path: Path) -> None:
     np.testing.assert_array_equal(a.predict(obs, deterministic=True)[0], c.predict(obs, deterministic=True)[0])
     with pytest.raises(ValueError, match="unknown parameter groups"):
         c.set_parameters({"policy": {}})
+
+
+def test_optimizer_state_keeps_the_loading_optimizers_implementation() -> None:
+    """A checkpoint written by a foreach Adam loads into a fused one (and back) without changing how it computes, and
+    the moments carry over: both then take the same step up to float rounding."""
+    from trmarl.common.optim import make_adam
+    from trmarl.common.serialization import optimizer_state_from_tensors, optimizer_state_to_tensors
+
+    def net() -> torch.nn.Module:
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+
+    def step(model: torch.nn.Module, opt: torch.optim.Optimizer, seed: int) -> None:
+        x = torch.randn(16, 4, generator=torch.Generator().manual_seed(seed))
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        opt.step()
+
+    a = net()
+    foreach = torch.optim.Adam(a.parameters(), lr=1e-2, eps=1e-6, foreach=True)
+    for seed in range(3):
+        step(a, foreach, seed)
+    tensors, meta = optimizer_state_to_tensors("opt", foreach)
+    tensors = {k: v.clone() for k, v in tensors.items()}  # as read from a file (not shared with foreach's state)
+    b = net()
+    b.load_state_dict(a.state_dict())
+    fused = make_adam(b.parameters(), lr=1e-2, eps=1e-6)
+    assert fused.param_groups[0]["fused"] is True  # torch has the fused kernel on CPU
+    optimizer_state_from_tensors("opt", fused, tensors, meta)
+    assert fused.param_groups[0]["fused"] is True and not fused.param_groups[0]["foreach"]
+    assert fused.param_groups[0]["eps"] == 1e-6 and fused.state_dict()["state"][0]["step"].item() == 3
+    step(a, foreach, 3)
+    step(b, fused, 3)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6)
+    back = torch.optim.Adam(net().parameters(), lr=1e-2, foreach=True)
+    optimizer_state_from_tensors("opt", back, *optimizer_state_to_tensors("opt", fused))
+    assert back.param_groups[0]["foreach"] is True and not back.param_groups[0]["fused"]

@@ -124,9 +124,10 @@ def test_td_lambda_matches_pymarl2_on_full_and_terminated_episodes():
     mask = torch.zeros(B, T, 1)
     for b, L in enumerate(lengths):
         mask[b, :L] = 1
-    ours = td_lambda_targets(r, terminated, mask, q, 0.99, 0.6)
-    ref = _pymarl2_reference(r, terminated, mask, q, 0.99, 0.6)
-    assert torch.allclose(ours * mask, ref * mask, atol=1e-5)
+    for lam in (0.6, 0.0):  # 0: the one-step path, which skips the recursion
+        ours = td_lambda_targets(r, terminated, mask, q, 0.99, lam)
+        ref = _pymarl2_reference(r, terminated, mask, q, 0.99, lam)
+        assert torch.allclose(ours * mask, ref * mask, atol=1e-5)
 
 
 def test_td_lambda_short_truncated_episode_bootstraps_from_its_own_final_slot():

@@ -56,6 +56,7 @@ from torch import nn
 
 from trmarl.agents.base import BaseAgent, torch_threads
 from trmarl.agents.off_policy import DecayThenFlatSchedule
+from trmarl.common.optim import make_adam
 from trmarl.common.replay import TransitionBatch, TransitionReplayBuffer
 from trmarl.envs.vec_env import MultiAgentVecEnv
 
@@ -309,8 +310,8 @@ class MADDPG(BaseAgent):
         self.target_critics.requires_grad_(False)
         self.target_actors.load_state_dict(self.actors.state_dict())
         self.target_critics.load_state_dict(self.critics.state_dict())
-        self.actor_optimizer = torch.optim.Adam(self.actors.parameters(), lr=cfg.learning_rate)
-        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=cfg.critic_learning_rate)
+        self.actor_optimizer = make_adam(self.actors.parameters(), lr=cfg.learning_rate)
+        self.critic_optimizer = make_adam(self.critics.parameters(), lr=cfg.critic_learning_rate)
         final = cfg.exploration_noise if cfg.exploration_noise_final is None else cfg.exploration_noise_final
         self.noise_schedule = DecayThenFlatSchedule(cfg.exploration_noise, final, cfg.exploration_noise_decay_steps)
         self.replay = TransitionReplayBuffer(cfg.buffer_size, N, sp.obs_dim, sp.state_dim, A, seed=self.seed)

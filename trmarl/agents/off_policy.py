@@ -26,6 +26,7 @@ from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
 from trmarl.agents.base import BaseAgent
+from trmarl.common.optim import make_adam
 from trmarl.common.replay import (
     EpisodeBatch,
     EpisodeRecorder,
@@ -209,6 +210,8 @@ def td_lambda_targets(
         ``(B, T, K)`` targets (0 where ``mask`` is 0).
     """
     T = reward.shape[1]
+    if td_lambda == 0.0:  # one-step targets: no recursion, every step at once
+        return mask * (reward + gamma * (1.0 - terminated) * target_q[:, 1:])
     next_counted = torch.cat([mask[:, 1:], torch.zeros_like(mask[:, :1])], dim=1)  # (B, T, 1)
     out = torch.zeros_like(target_q[:, :T])
     g_next = target_q[:, T]
@@ -342,8 +345,7 @@ class OffPolicyAgent(BaseAgent):
         self.params = params
         self.optimizer: torch.optim.Optimizer
         if cfg.optimizer == "adam":
-            # foreach: one fused call over the many small parameter tensors instead of a Python loop (also on CPU)
-            self.optimizer = torch.optim.Adam(params, lr=cfg.lr, eps=cfg.adam_eps, foreach=True)
+            self.optimizer = make_adam(params, lr=cfg.lr, eps=cfg.adam_eps)  # fused: one call for all the tensors
         elif cfg.optimizer == "rmsprop":
             self.optimizer = torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.optim_alpha, eps=cfg.optim_eps, foreach=True)
         else:

@@ -188,6 +188,9 @@ def optimizer_state_to_tensors(name: str, optimizer: torch.optim.Optimizer) -> t
     return tensors, {"param_groups": groups, "scalars": scalars}
 
 
+_IMPLEMENTATION_FLAGS = ("foreach", "fused", "capturable", "differentiable")
+
+
 def optimizer_state_from_tensors(
     name: str, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
 ) -> None:
@@ -205,11 +208,15 @@ def optimizer_state_from_tensors(
     for param_id, entries in meta.get("scalars", {}).items():
         state.setdefault(int(param_id), {}).update(entries)
     groups = []
-    for g in meta["param_groups"]:
+    for g, current in zip(meta["param_groups"], optimizer.param_groups, strict=False):
         g = dict(g)
         if "betas" in g:
             g["betas"] = tuple(g["betas"])
+        for key in _IMPLEMENTATION_FLAGS:  # how to compute is this optimizer's choice, not the checkpoint's
+            if key in current:
+                g[key] = current[key]
         groups.append(g)
+    groups += [dict(g) for g in meta["param_groups"][len(groups) :]]  # a count mismatch: load_state_dict says so
     try:
         optimizer.load_state_dict({"state": state, "param_groups": groups})
     except (ValueError, KeyError) as exc:
