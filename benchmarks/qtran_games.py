@@ -35,16 +35,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import configure
+from _checkpoint import Checkpointer  # benchmarks/ is on sys.path when run as a script
 
 import trmarl
 from trmarl.agents.qmix import IQL, QMIX, VDN
@@ -237,51 +234,6 @@ different: updates start once 32 transitions are stored (the authors wait for 9,
 instead of per-agent networks."""
 
 
-class Checkpointer(BaseCallback):
-    """Save the model, its replay buffer and the wall time spent into ``folder`` every ``every`` env steps, so that a
-    multi-hour predator-prey run survives interruption (``--resume`` continues it; episodes in flight restart)."""
-
-    def __init__(self, folder: Path, every: int) -> None:
-        super().__init__()
-        self.folder, self.every = folder, every
-        self.start = time.perf_counter()
-        self.elapsed_before = 0.0
-        self.next_save = 0
-
-    def elapsed(self) -> float:
-        """Wall seconds spent on this run, earlier sessions included."""
-        return self.elapsed_before + time.perf_counter() - self.start
-
-    def resumed(self, cls: Any) -> Any:
-        """The checkpointed model with its replay buffer, or None when the folder has no complete checkpoint."""
-        files = [self.folder / name for name in ("checkpoint.zip", "replay.zip", "timing.json")]
-        if not all(f.exists() for f in files):
-            return None
-        model = cls.load(files[0], device="cpu")
-        model.load_replay_buffer(files[1])
-        timing = json.loads(files[2].read_text())
-        if timing["num_timesteps"] != model.num_timesteps:  # killed between the writes: the files disagree
-            raise RuntimeError(f"{self.folder}: checkpoint and timing.json disagree; delete them to start over")
-        self.elapsed_before = float(timing["elapsed"])
-        print(f"<!-- resuming {self.folder.name} at {model.num_timesteps} steps -->", flush=True)
-        return model
-
-    def _on_training_start(self) -> None:
-        self.next_save = (self.num_timesteps // self.every + 1) * self.every
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps >= self.next_save:
-            self.next_save += self.every
-            self.folder.mkdir(parents=True, exist_ok=True)
-            for name, write in (("checkpoint.zip", self.model.save), ("replay.zip", self.model.save_replay_buffer)):
-                write(self.folder / f"tmp_{name}")
-                os.replace(self.folder / f"tmp_{name}", self.folder / name)
-            tmp = self.folder / "timing.json.tmp"
-            tmp.write_text(json.dumps({"num_timesteps": self.num_timesteps, "elapsed": self.elapsed()}))
-            os.replace(tmp, self.folder / "timing.json")  # a kill mid-write leaves the older, consistent set
-        return True
-
-
 def run_predator_prey(
     seeds: list[int],
     steps: int,
@@ -315,15 +267,11 @@ def run_predator_prey(
                         kwargs["test_nepisode"] = 0
                     folder = Path("runs") / "qtran_pp" / f"{env_id}_P{penalty:g}_{name}_{setting}_s{seed}"
                     saver = Checkpointer(folder, checkpoint_every)
-                    model = saver.resumed(cls) if resume else None
+                    model = saver.resumed(cls, device="cpu") if resume else None
                     if model is None:
                         model = cls(env_id, seed=seed, verbose=0, device="cpu", env_kwargs={"penalty": penalty}, **kwargs)
                     if test_interval > 0:
-                        # SB3's CSV writer starts a new file: a resumed run keeps the earlier rows in progress.csv.partN
-                        if saver.elapsed_before > 0 and (folder / "progress.csv").exists():
-                            n = len(list(folder.glob("progress.csv.part*")))
-                            (folder / "progress.csv").rename(folder / f"progress.csv.part{n + 1}")
-                        model.set_logger(configure(str(folder), ["csv"]))
+                        saver.csv_logger(model)
                     if (remaining := steps - model.num_timesteps) > 0:
                         callback = saver if checkpoint_every > 0 else None
                         model.learn(remaining, callback=callback, reset_num_timesteps=False)

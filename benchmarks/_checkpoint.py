@@ -1,0 +1,69 @@
+"""Shared by the off-policy benchmark scripts: save a run every N env steps and continue it after an interruption."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure
+
+
+class Checkpointer(BaseCallback):
+    """Save the model, its replay buffer and the wall time spent into ``folder`` every ``every`` env steps, so that a
+    multi-hour off-policy run survives interruption; :meth:`resumed` continues it (episodes in flight restart).
+
+    The three files are each replaced atomically, in a fixed order, and ``timing.json`` names the step it belongs to,
+    so a kill between two writes is detected on resume rather than continued from mismatched files.
+    """
+
+    def __init__(self, folder: Path, every: int) -> None:
+        super().__init__()
+        self.folder, self.every = folder, every
+        self.start = time.perf_counter()
+        self.elapsed_before = 0.0
+        self.next_save = 0
+
+    def elapsed(self) -> float:
+        """Wall seconds spent on this run, earlier sessions included."""
+        return self.elapsed_before + time.perf_counter() - self.start
+
+    def resumed(self, cls: Any, **load_kwargs: Any) -> Any:
+        """The checkpointed model with its replay buffer, or None when the folder has no complete checkpoint."""
+        files = [self.folder / name for name in ("checkpoint.zip", "replay.zip", "timing.json")]
+        if not all(f.exists() for f in files):
+            return None
+        model = cls.load(files[0], **load_kwargs)
+        model.load_replay_buffer(files[1])
+        timing = json.loads(files[2].read_text())
+        if timing["num_timesteps"] != model.num_timesteps:  # killed between the writes: the files disagree
+            raise RuntimeError(f"{self.folder}: checkpoint and timing.json disagree; delete them to start over")
+        self.elapsed_before = float(timing["elapsed"])
+        print(f"resuming {self.folder} at {model.num_timesteps} steps", flush=True)
+        return model
+
+    def csv_logger(self, model: Any) -> None:
+        """Log to ``folder/progress.csv``; a resumed run first moves the earlier rows to ``progress.csv.partN`` (SB3's
+        CSV writer starts a new file)."""
+        if self.elapsed_before > 0 and (self.folder / "progress.csv").exists():
+            n = len(list(self.folder.glob("progress.csv.part*")))
+            (self.folder / "progress.csv").rename(self.folder / f"progress.csv.part{n + 1}")
+        model.set_logger(configure(str(self.folder), ["csv"]))
+
+    def _on_training_start(self) -> None:
+        self.next_save = (self.num_timesteps // self.every + 1) * self.every
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.next_save:
+            self.next_save = (self.num_timesteps // self.every + 1) * self.every
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for name, write in (("checkpoint.zip", self.model.save), ("replay.zip", self.model.save_replay_buffer)):
+                write(self.folder / f"tmp_{name}")
+                os.replace(self.folder / f"tmp_{name}", self.folder / name)
+            tmp = self.folder / "timing.json.tmp"
+            tmp.write_text(json.dumps({"num_timesteps": self.num_timesteps, "elapsed": self.elapsed()}))
+            os.replace(tmp, self.folder / "timing.json")  # a kill mid-write leaves the older, consistent set
+        return True
