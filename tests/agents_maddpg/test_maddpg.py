@@ -441,3 +441,19 @@ def test_bad_input_gives_clear_errors(tmp_path):
         model.load_replay_buffer(other.save_replay_buffer(tmp_path / "other"))
     with pytest.raises(ValueError, match="does not match"):
         model.set_env(counter_env)
+
+
+def test_checkpoint_callback_writes_the_replay_too(tmp_path):
+    from trmarl.common.callbacks import CheckpointCallback
+
+    callback = CheckpointCallback(save_freq=50, save_path=str(tmp_path), name_prefix="m", save_replay_buffer=True)
+    MADDPG(counter_env, n_envs=1, seed=0, **TINY).learn(100, callback=callback)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "m_100_steps.zip",
+        "m_50_steps.zip",
+        "m_replay_buffer_100_steps.zip",
+        "m_replay_buffer_50_steps.zip",
+    ]
+    loaded = MADDPG.load(tmp_path / "m_50_steps.zip", env=counter_env)
+    loaded.load_replay_buffer(tmp_path / "m_replay_buffer_50_steps.zip")
+    assert len(loaded.replay_buffer) == 50

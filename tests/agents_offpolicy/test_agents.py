@@ -213,3 +213,19 @@ def test_smacsim_smoke_illegal_actions_would_raise(cls):
     model.learn(150)
     assert model._n_updates > 0 and model.replay.episode_limit >= 60
     assert "win" in model.ep_info_buffer[0]
+
+
+def test_checkpoint_callback_writes_model_and_replay_that_resume(tmp_path):
+    from trmarl.common.callbacks import CheckpointCallback
+
+    callback = CheckpointCallback(save_freq=20, save_path=str(tmp_path), name_prefix="q", save_replay_buffer=True)
+    model = QMIX(counter_env, n_envs=2, seed=0, **dict(TINY, test_nepisode=0)).learn(100, callback=callback)
+    replays = {int(p.stem.split("_")[-2]): p for p in tmp_path.glob("q_replay_buffer_*_steps.zip")}
+    models = {int(p.stem.split("_")[-2]): p for p in tmp_path.glob("q_*_steps.zip") if "replay" not in p.name}
+    assert len(replays) >= 2 and replays.keys() == models.keys() and not list(tmp_path.glob("*.pkl"))
+    last = max(models)
+    loaded = QMIX.load(models[last], env=counter_env, n_envs=2)
+    loaded.load_replay_buffer(replays[last])
+    assert loaded.num_timesteps == last and 0 < len(loaded.replay) <= len(model.replay)
+    n = len(loaded.replay)
+    assert np.array_equal(loaded.replay.actions[:n], model.replay_buffer.actions[:n])  # the same episodes, in order

@@ -540,6 +540,11 @@ class MADDPG(BaseAgent):
         if "replay_rng" in state:
             self.replay.rng.bit_generator.state = state["replay_rng"]
 
+    @property
+    def replay_buffer(self) -> TransitionReplayBuffer:
+        """The replay buffer (``self.replay``), under the name SB3's callbacks look for."""
+        return self.replay
+
     def save_replay_buffer(self, path: str | os.PathLike[str]) -> Path:
         """Write the replay buffer to a zip of ``replay.json`` + ``replay.safetensors`` (nothing pickled; ``.zip`` is
         appended when there is no suffix) and return the path."""

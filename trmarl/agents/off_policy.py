@@ -694,6 +694,11 @@ class OffPolicyAgent(BaseAgent):
         if "replay_rng" in state:
             self.replay.rng.bit_generator.state = state["replay_rng"]
 
+    @property
+    def replay_buffer(self) -> EpisodeReplayBuffer:
+        """The replay buffer (``self.replay``), under the name SB3's callbacks look for."""
+        return self.replay
+
     def save_replay_buffer(self, path: str | os.PathLike[str]) -> Path:
         """Write the replay buffer to a zip (``replay.json`` + ``replay.safetensors``; nothing pickled)."""
         arrays, meta = self.replay.state_dict()

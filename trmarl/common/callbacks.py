@@ -1,6 +1,6 @@
-"""Callbacks for trmarl agents. SB3's own callbacks (``CheckpointCallback``, ``StopTrainingOnRewardThreshold``,
-``CallbackList``, custom ``BaseCallback`` subclasses...) work unchanged; :class:`EvalCallback` here replaces SB3's,
-which expects a single-agent ``VecEnv``.
+"""Callbacks for trmarl agents. SB3's own callbacks (``StopTrainingOnRewardThreshold``, ``CallbackList``, custom
+``BaseCallback`` subclasses...) work unchanged; :class:`EvalCallback` here replaces SB3's, which expects a single-agent
+``VecEnv``, and :class:`CheckpointCallback` SB3's, whose replay-buffer files would carry a ``.pkl`` name.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback, EventCallback
+from stable_baselines3.common.callbacks import CheckpointCallback as _SB3CheckpointCallback
 
 from trmarl.common.evaluation import EvaluationResult, as_vec_env, evaluate_policy
 
-__all__ = ["EvalCallback"]
+__all__ = ["CheckpointCallback", "EvalCallback"]
 
 
 class EvalCallback(EventCallback):
@@ -114,3 +115,19 @@ class EvalCallback(EventCallback):
         """Forward the rollout's locals to the after-eval callback."""
         if self.callback is not None:
             self.callback.update_locals(locals_)
+
+
+class CheckpointCallback(_SB3CheckpointCallback):
+    """Save the model every ``save_freq`` vec-env steps (SB3's ``CheckpointCallback`` for trmarl agents).
+
+    ``CheckpointCallback(save_freq, save_path, name_prefix="rl_model", save_replay_buffer=False)`` writes
+    ``{save_path}/{name_prefix}_{steps}_steps.zip``; with ``save_replay_buffer=True`` the off-policy agents (QMIX and
+    family, MADDPG, MATD3) also write ``{name_prefix}_replay_buffer_{steps}_steps.zip`` (JSON + safetensors, nothing
+    pickled), which :meth:`load_replay_buffer` reads back to continue training on the same data. SB3's own class works
+    too but names that file ``.pkl`` although it holds no pickle.
+    """
+
+    def _checkpoint_path(self, checkpoint_type: str = "", extension: str = "") -> str:
+        if checkpoint_type == "replay_buffer_":
+            extension = "zip"
+        return super()._checkpoint_path(checkpoint_type, extension)
