@@ -31,11 +31,21 @@ class Checkpointer(BaseCallback):
         """Wall seconds spent on this run, earlier sessions included."""
         return self.elapsed_before + time.perf_counter() - self.start
 
-    def resumed(self, cls: Any, **load_kwargs: Any) -> Any:
-        """The checkpointed model with its replay buffer, or None when the folder has no complete checkpoint."""
+    def resumed(self, cls: Any, resume: bool, **load_kwargs: Any) -> Any:
+        """The checkpointed model with its replay buffer, or None when the folder has no complete checkpoint.
+
+        Raises:
+            SystemExit: The folder holds a checkpoint and ``resume`` is False (a fresh run would overwrite it).
+        """
         files = [self.folder / name for name in ("checkpoint.zip", "replay.zip", "timing.json")]
         if not all(f.exists() for f in files):
             return None
+        if not resume:
+            steps = json.loads(files[2].read_text()).get("num_timesteps")
+            raise SystemExit(
+                f"{self.folder} holds a checkpoint at {steps} steps: pass --resume to continue it, or move the folder "
+                "away to start afresh"
+            )
         model = cls.load(files[0], **load_kwargs)
         model.load_replay_buffer(files[1])
         timing = json.loads(files[2].read_text())

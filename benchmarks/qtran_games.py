@@ -20,8 +20,8 @@ Usage::
         --pp-steps 1000000 --seeds 0 --algos QMIX,QTRAN --pp-test-interval 100000 --pp-checkpoint 50000 [--resume]
 
 ``--pp-checkpoint N`` saves each predator-prey run's model, replay buffer and wall time into its ``runs/qtran_pp/``
-folder every N env steps; ``--resume`` continues runs from there (a run on the step learner takes 1-1.5 h per 1M steps
-on one core).
+folder every N env steps; ``--resume`` continues runs from there (without it a run whose folder holds a checkpoint
+stops rather than overwrite it; a run on the step learner takes 1-1.5 h per 1M steps on one core).
 
 Settings: the matrix game keeps every episode in the replay and decays epsilon over half the run, as the authors'
 code does (its buffer outlasts training); 8000 env steps, 4 envs, batch 32, Adam 1e-3. The other games use the
@@ -267,7 +267,7 @@ def run_predator_prey(
                         kwargs["test_nepisode"] = 0
                     folder = Path("runs") / "qtran_pp" / f"{env_id}_P{penalty:g}_{name}_{setting}_s{seed}"
                     saver = Checkpointer(folder, checkpoint_every)
-                    model = saver.resumed(cls, device="cpu") if resume else None
+                    model = saver.resumed(cls, resume, device="cpu")
                     if model is None:
                         model = cls(env_id, seed=seed, verbose=0, device="cpu", env_kwargs={"penalty": penalty}, **kwargs)
                     if test_interval > 0:

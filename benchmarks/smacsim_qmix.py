@@ -7,7 +7,8 @@ Usage::
     python benchmarks/smacsim_qmix.py --map 3s5z --steps 1000000 --checkpoint 50000 --resume
 
 ``--checkpoint N`` saves the model, its replay buffer and the wall time into the run's folder every N env steps;
-``--resume`` continues from there (or starts afresh where there is no checkpoint), so long runs survive interruption.
+``--resume`` continues from there (or starts afresh where there is no checkpoint), so long runs survive interruption;
+without ``--resume`` a run whose folder holds a checkpoint stops rather than overwrite it.
 
 Each run logs to ``runs/smacsim_<algo>_<map>/seed<k>/progress.csv`` (SB3's csv logger) and prints one line per test
 (``test_nepisode`` greedy episodes every ``test_interval`` env steps, as pymarl's ``sc2.yaml``: 32 every 10k). SMACSim
@@ -49,7 +50,7 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         folder = Path("runs") / f"smacsim_{args.algo.lower()}_{args.map}" / f"seed{seed}"
         saver = Checkpointer(folder, args.checkpoint)
-        model = saver.resumed(ALGOS[args.algo], device=args.device) if args.resume else None
+        model = saver.resumed(ALGOS[args.algo], args.resume, device=args.device)
         if model is None:
             model = ALGOS[args.algo](
                 f"SMACSim-{args.map}",

@@ -229,3 +229,6 @@ def test_checkpoint_callback_writes_model_and_replay_that_resume(tmp_path):
     assert loaded.num_timesteps == last and 0 < len(loaded.replay) <= len(model.replay)
     n = len(loaded.replay)
     assert np.array_equal(loaded.replay.actions[:n], model.replay_buffer.actions[:n])  # the same episodes, in order
+    updates = loaded._n_updates
+    loaded.learn(40, reset_num_timesteps=False)  # training goes on from the checkpoint, on the restored episodes
+    assert loaded.num_timesteps >= last + 40 and len(loaded.replay) > n and loaded._n_updates > updates
