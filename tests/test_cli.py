@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -201,12 +202,85 @@ def test_ctrl_c_saves_interrupted_model(
     monkeypatch.setattr(QMIX, "collect_rollouts", interrupted)
     run = tmp_path / "run"
     assert main(["train", "qmix", "MatrixGame-QTRAN", *TINY_QMIX, "--out", str(run)]) == 130
-    assert "interrupted" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "interrupted" in err and f"trmarl resume {run}" in err
     assert (run / "interrupted_model.zip").exists() and not (run / "final_model.zip").exists()
     assert json.loads((run / "config.json").read_text())["status"] == "interrupted"
     import trmarl
 
-    assert trmarl.load(run / "interrupted_model.zip").num_timesteps > 0
+    stopped_at = trmarl.load(run / "interrupted_model.zip").num_timesteps
+    assert stopped_at > 0 and (run / "interrupted_replay_buffer.zip").exists()
+
+    monkeypatch.undo()
+    assert main(["resume", str(run), "--quiet"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["status"] == "finished" and config["num_timesteps"] >= 100
+    (entry,) = config["resumed"]
+    assert entry["from"] == "interrupted_model.zip" and entry["num_timesteps"] == stopped_at
+    assert entry["replay_buffer"] == "interrupted_replay_buffer.zip"
+    assert trmarl.load(run / "final_model.zip").num_timesteps == config["num_timesteps"]
+
+
+def test_resume_continues_checkpoints_replay_and_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import trmarl
+    from trmarl.common.callbacks import CheckpointCallback, checkpoint_steps, model_checkpoints
+
+    run = tmp_path / "run"
+    args = ["train", "qmix", "MatrixGame-QTRAN", *TINY_QMIX, "--checkpoint-freq", "20", "--out", str(run)]
+    assert main(args) == 0
+    replays = sorted((run / "checkpoints").glob("model_replay_buffer_*_steps.zip"))
+    assert [p.name for p in replays] == ["model_replay_buffer_100_steps.zip"]  # only the newest replay is kept
+    assert [checkpoint_steps(p) for p in model_checkpoints(run / "checkpoints", "model")] == [20, 40, 60, 80, 100]
+    steps_before = np.loadtxt(run / "progress.csv", delimiter=",", skiprows=1, usecols=_step_column(run), ndmin=1)
+
+    assert main(["resume", str(run), "--quiet"]) == 2  # already at its 100 steps
+    assert "--timesteps" in capsys.readouterr().err
+    assert main(["resume", str(run), "--timesteps", "200", "--quiet"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["timesteps"] == 200 and config["num_timesteps"] >= 200 and config["status"] == "finished"
+    assert config["resumed"][0]["from"] == "checkpoints/model_100_steps.zip"  # the tie with final_model.zip: the replay
+    assert config["resumed"][0]["replay_buffer"] == "checkpoints/model_replay_buffer_100_steps.zip"
+    assert [p.name for p in (run / "checkpoints").glob("model_replay_buffer_*")] == ["model_replay_buffer_200_steps.zip"]
+    steps = np.loadtxt(run / "progress.csv", delimiter=",", skiprows=1, usecols=_step_column(run), ndmin=1)
+    assert np.all(np.diff(steps) > 0), steps  # one continuous log: the first run's rows, then the new ones
+    assert np.array_equal(steps[: len(steps_before)], steps_before) and steps[-1] > 100
+    assert trmarl.load(run / "final_model.zip").num_timesteps == config["num_timesteps"]
+
+    with pytest.raises(ValueError, match="keep_replays"):
+        CheckpointCallback(1, str(tmp_path), keep_replays=0)
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["resume", str(empty)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def _step_column(run: Path) -> int:
+    return (run / "progress.csv").read_text().splitlines()[0].split(",").index("time/total_timesteps")
+
+
+def test_resumed_csv_keeps_rows_up_to_the_checkpoint(tmp_path: Path) -> None:
+    from trmarl.common.logs import configure_logger
+
+    first = configure_logger(tmp_path, ["csv"])
+    for step in (10, 20, 30):
+        first.record("time/total_timesteps", step)
+        first.record("a", step * 2)
+        first.dump(step)
+    first.close()
+    again = configure_logger(tmp_path, ["csv"], resume_step=20)
+    again.record("time/total_timesteps", 25)
+    again.record("a", 1)
+    again.record("b", "x,y")  # a new column: SB3 rewrites the header and pads the kept rows
+    again.dump(25)
+    again.close()
+    with open(tmp_path / "progress.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["time/total_timesteps"], r["a"], r["b"]) for r in rows] == [
+        ("10", "20", ""),
+        ("20", "40", ""),
+        ("25", "1", "x,y"),
+    ]
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ Subcommands (each has ``--help``)::
 
     trmarl train ALGO ENV_ID [--timesteps N] [--n-envs E] [--seed S] [--out DIR] [--set key=value ...]
                  [--env-kwarg key=value ...] [--device D] [--progress]
+    trmarl resume RUN_DIR [--timesteps N] [--device D] [--progress]
     trmarl eval CHECKPOINT [--episodes N] [--deterministic | --no-deterministic] [--render video.gif|video.mp4]
     trmarl list envs [--family F] | algos | pretrained
     trmarl plot RUN_DIR [RUN_DIR ...] [--out fig.png] [--metric rollout/ep_rew_mean]
@@ -11,7 +12,8 @@ Subcommands (each has ``--help``)::
 
 ``train`` writes a run folder (``runs/<algo>_<env>_s<seed>`` by default): ``config.json`` (the whole run
 configuration), ``progress.csv``, TensorBoard event files (when ``tensorboard`` is installed), periodic checkpoints in
-``checkpoints/`` and ``final_model.zip``; Ctrl-C saves ``interrupted_model.zip`` first. Hyperparameters given with
+``checkpoints/`` (with the replay buffer of the off-policy agents) and ``final_model.zip``; Ctrl-C saves
+``interrupted_model.zip`` first, and ``resume`` continues the run from the newest of them. Hyperparameters given with
 ``--set`` are parsed by the type of the algorithm's config field (``int``, ``float``, ``bool``, ``str``, tuples, lists,
 ``None`` and ``Literal`` choices); nothing is ever ``eval``-ed. Mistakes (an unknown algorithm, env id or
 hyperparameter, a bad value, a missing file) print one ``trmarl: error: ...`` line and exit with status 2.
@@ -383,9 +385,6 @@ def train(
         CLIError: Bad algorithm, env id, hyperparameters or env kwargs.
         TrainingInterrupted: Ctrl-C; ``interrupted_model.zip`` was saved first.
     """
-    from stable_baselines3.common.callbacks import CheckpointCallback
-    from stable_baselines3.common.logger import configure
-
     import trmarl
 
     cls = algorithm_class(algo)
@@ -437,23 +436,173 @@ def train(
         "status": "running",
     }
     _write_json(run_dir / "config.json", run_config)
+    return _run(model, run_dir, run_config, int(timesteps), progress=progress, verbose=verbose, resume_step=None)
+
+
+def resume(
+    run_dir: str | os.PathLike[str],
+    *,
+    timesteps: float | None = None,
+    device: str = "auto",
+    progress: bool = False,
+    verbose: int = 1,
+    command: Sequence[str] | None = None,
+) -> tuple[Any, Path]:
+    """Continue a run folder written by :func:`train` from its newest saved state (``trmarl resume``).
+
+    The newest of ``checkpoints/model_<steps>_steps.zip``, ``interrupted_model.zip`` and ``final_model.zip`` (by the
+    step count stored in each) is loaded with its replay buffer where one was saved beside it (the off-policy agents),
+    on the run's env, env kwargs and ``n_envs``; training goes on to the run's total (or ``timesteps``) with the same
+    checkpointing, and ``progress.csv`` keeps its rows up to that state's step count.
+
+    Args:
+        run_dir: The run folder.
+        timesteps: The run's new total of env steps (default: the total it was started with).
+        device: Torch device for the networks.
+        progress: Show a progress bar.
+        verbose: 0 quiet, 1 a log table on stdout every iteration.
+        command: The command line, recorded in ``config.json`` under ``resumed``.
+
+    Returns:
+        The trained model and its run folder.
+
+    Raises:
+        CLIError: Not a run folder, nothing to resume from, or the run already has ``timesteps`` steps.
+        TrainingInterrupted: Ctrl-C; ``interrupted_model.zip`` was saved first.
+    """
+    folder = Path(run_dir)
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise CLIError(f"{str(folder)!r} holds no config.json: not a run folder written by 'trmarl train'")
+    try:
+        run_config = json.loads(config_path.read_text())
+        cls = algorithm_class(str(run_config["algo"]))
+        env_id, total = str(run_config["env_id"]), int(run_config["timesteps"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise CLIError(f"{str(config_path)!r} is not a readable run config ({exc})") from None
+    if timesteps is not None:
+        if not float(timesteps) > 0:
+            raise CLIError(f"--timesteps must be positive, got {timesteps}")
+        total = int(timesteps)
+    state = _newest_state(folder)
+    if state is None:
+        raise CLIError(
+            f"nothing to resume in {str(folder)!r}: no checkpoints/model_<steps>_steps.zip, interrupted_model.zip or "
+            "final_model.zip"
+        )
+    steps, model_path, replay_path = state
+    if steps >= total:
+        raise CLIError(f"{str(folder)!r} already has {steps} of its {total} steps; give a larger total with --timesteps")
+    try:
+        model = cls.load(
+            model_path,
+            env=env_id,
+            device=device,
+            n_envs=run_config.get("n_envs"),
+            vec_backend=run_config.get("vec_backend") or "auto",
+            verbose=verbose,
+        )
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CLIError(f"cannot load {str(model_path)!r} on {env_id}: {exc}") from None
+    if replay_path is not None:
+        model.load_replay_buffer(replay_path)
+    elif getattr(model, "replay_buffer", None) is not None:
+        print(f"trmarl: no replay buffer saved with {model_path.name}; the replay starts empty", file=sys.stderr)
+    if verbose >= 1:
+        print(f"resuming {cls.algorithm_name} on {env_id} from {model_path} at {model.num_timesteps} of {total} steps")
+    run_config["resumed"] = [
+        *run_config.get("resumed", []),
+        {
+            "from": str(model_path.relative_to(folder)),
+            "num_timesteps": model.num_timesteps,
+            "replay_buffer": None if replay_path is None else str(replay_path.relative_to(folder)),
+            "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "command": list(command) if command is not None else None,
+        },
+    ]
+    run_config.update(timesteps=total, status="running")
+    _write_json(config_path, run_config)
+    return _run(
+        model,
+        folder,
+        run_config,
+        total - model.num_timesteps,
+        progress=progress,
+        verbose=verbose,
+        resume_step=model.num_timesteps,
+    )
+
+
+def _newest_state(folder: Path) -> tuple[int, Path, Path | None] | None:
+    """The saved model with the most steps in a run folder, with its replay buffer when one was saved with it."""
+    from trmarl.common.callbacks import model_checkpoints
+
+    found: list[tuple[int, bool, Path, Path | None]] = []
+    for path in model_checkpoints(folder / "checkpoints", "model"):
+        saved = path.with_name(path.name.replace("model_", "model_replay_buffer_", 1))
+        found.append((_stored_steps(path), saved.exists(), path, saved if saved.exists() else None))
+    interrupted, saved = folder / "interrupted_model.zip", folder / "interrupted_replay_buffer.zip"
+    if interrupted.exists():
+        # a replay older than the model belongs to an earlier interruption (this one died before writing its own)
+        fresh = saved.exists() and saved.stat().st_mtime >= interrupted.stat().st_mtime
+        found.append((_stored_steps(interrupted), fresh, interrupted, saved if fresh else None))
+    if (folder / "final_model.zip").exists():
+        found.append((_stored_steps(folder / "final_model.zip"), False, folder / "final_model.zip", None))
+    if not found:
+        return None
+    steps, _, path, replay = max(found, key=lambda item: (item[0], item[1]))
+    return steps, path, replay
+
+
+def _stored_steps(path: Path) -> int:
+    return int(read_checkpoint_config(path).get("counters", {}).get("num_timesteps", 0))
+
+
+def _run(
+    model: Any,
+    run_dir: Path,
+    run_config: dict[str, Any],
+    steps: int,
+    *,
+    progress: bool,
+    verbose: int,
+    resume_step: int | None,
+) -> tuple[Any, Path]:
+    """Train ``model`` for ``steps`` more env steps in ``run_dir``: logs, checkpoints, Ctrl-C, the final save."""
+    from trmarl.common.callbacks import CheckpointCallback
+    from trmarl.common.logs import configure_logger
+
     formats = (["stdout"] if verbose >= 1 else []) + ["csv"] + (["tensorboard"] if _tensorboard_available() else [])
-    model.set_logger(configure(str(run_dir), formats))
+    model.set_logger(configure_logger(run_dir, formats, resume_step))
+    freq = int(run_config["checkpoint_freq"])
+    has_replay = getattr(model, "replay_buffer", None) is not None
     callbacks = []
     if freq > 0:
-        callbacks.append(CheckpointCallback(max(freq // model.n_envs, 1), str(run_dir / "checkpoints"), name_prefix="model"))
+        callbacks.append(
+            CheckpointCallback(
+                max(freq // model.n_envs, 1),
+                str(run_dir / "checkpoints"),
+                name_prefix="model",
+                save_replay_buffer=has_replay,
+                keep_replays=1,
+            )
+        )
+    earlier = float(run_config.get("train_seconds") or 0.0)  # the sessions before a resume
     start = time.perf_counter()
     try:
-        model.learn(timesteps, callback=callbacks, progress_bar=progress)
+        model.learn(steps, callback=callbacks, progress_bar=progress, reset_num_timesteps=resume_step is None)
     except KeyboardInterrupt:
         path = model.save(run_dir / "interrupted_model.zip")
-        run_config.update(status="interrupted", num_timesteps=model.num_timesteps, train_seconds=time.perf_counter() - start)
+        if has_replay:
+            model.save_replay_buffer(run_dir / "interrupted_replay_buffer.zip")
+        seconds = round(earlier + time.perf_counter() - start, 2)
+        run_config.update(status="interrupted", num_timesteps=model.num_timesteps, train_seconds=seconds)
         _write_json(run_dir / "config.json", run_config)
         _close_env(model)
         raise TrainingInterrupted(path, model.num_timesteps) from None
-    elapsed = time.perf_counter() - start
+    seconds = round(earlier + time.perf_counter() - start, 2)
     model.save(run_dir / "final_model.zip")
-    run_config.update(status="finished", num_timesteps=model.num_timesteps, train_seconds=round(elapsed, 2))
+    run_config.update(status="finished", num_timesteps=model.num_timesteps, train_seconds=seconds)
     _write_json(run_dir / "config.json", run_config)
     _close_env(model)
     return model, run_dir
@@ -500,20 +649,42 @@ def _cmd_train(args: argparse.Namespace) -> int:
             command=["trmarl", *sys.argv[1:]] if args.command_line is None else args.command_line,
         )
     except TrainingInterrupted as exc:
-        print(
-            f"\ntrmarl: training interrupted at {exc.num_timesteps} steps; saved {exc.path}\n"
-            f"  resume with: python -c \"import trmarl; m = trmarl.load('{exc.path}'); "
-            f'm.learn(N, reset_num_timesteps=False)"',
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
+        return _report_interrupt(exc)
+    return _report_finished(model, run_dir, args.env_id)
+
+
+def _report_interrupt(exc: TrainingInterrupted) -> int:
+    print(
+        f"\ntrmarl: training interrupted at {exc.num_timesteps} steps; saved {exc.path}\n"
+        f"  resume with: trmarl resume {exc.path.parent}",
+        file=sys.stderr,
+    )
+    return EXIT_INTERRUPTED
+
+
+def _report_finished(model: Any, run_dir: Path, env_id: str) -> int:
     final = run_dir / "final_model.zip"
     print(f"trained {model.num_timesteps} steps; run folder {run_dir}")
     print(f"  evaluate:  trmarl eval {final}")
-    if _can_render(args.env_id):
+    if _can_render(env_id):
         print(f"  watch:     trmarl eval {final} --render {run_dir / 'video.gif'}")
     print(f"  plot:      trmarl plot {run_dir}")
     return 0
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    try:
+        model, run_dir = resume(
+            args.run_dir,
+            timesteps=args.timesteps,
+            device=args.device,
+            progress=args.progress,
+            verbose=0 if args.quiet else 1,
+            command=["trmarl", *sys.argv[1:]],
+        )
+    except TrainingInterrupted as exc:
+        return _report_interrupt(exc)
+    return _report_finished(model, run_dir, str(model.env_id))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -834,6 +1005,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no log table on stdout")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help="import a module first")
     p.set_defaults(func=_cmd_train, command_line=None)
+
+    # resume
+    p = sub.add_parser(
+        "resume",
+        help="continue a run folder from its newest checkpoint",
+        description="Continue a run folder written by 'trmarl train' (finished, interrupted or killed) from its newest "
+        "saved model (checkpoints/, interrupted_model.zip, final_model.zip), with the replay buffer saved beside it, "
+        "on the run's env and settings; progress.csv and the checkpoints go on where they stopped.",
+    )
+    p.add_argument("run_dir", help="run folder written by 'trmarl train'")
+    p.add_argument(
+        "--timesteps", type=_positive_float, default=None, help="the run's new total of env steps (default: its own)"
+    )
+    p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda (default auto)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--quiet", action="store_true", help="no log table on stdout")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help="import a module first")
+    p.set_defaults(func=_cmd_resume)
 
     # eval
     p = sub.add_parser(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import torch
+
+from tests.torch_threads import torch_threads
 
 #: Small networks and rollouts shared by the end-to-end tests.
 TINY: dict[str, Any] = {"n_steps": 16, "hidden_sizes": (16, 16), "critic_epochs": 2}
@@ -13,10 +15,9 @@ TINY_PPO: dict[str, Any] = {**TINY, "n_epochs": 2}
 
 
 @pytest.fixture(autouse=True)
-def _restore_torch_threads() -> Any:
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+def _restore_torch_threads() -> Iterator[None]:
+    with torch_threads():
+        yield
 
 
 def mamujoco_factory(max_episode_steps: int = 1000) -> Any:

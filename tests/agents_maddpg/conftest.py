@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from pettingzoo import ParallelEnv
+
+from tests.torch_threads import torch_threads
 
 #: Small networks, batches and warm-ups shared by the end-to-end tests.
 TINY: dict[str, Any] = dict(
@@ -24,11 +26,9 @@ TINY: dict[str, Any] = dict(
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread() -> Any:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_torch_thread() -> Iterator[None]:
+    with torch_threads(1):
+        yield
 
 
 class SumTargetEnv(ParallelEnv):

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,7 +17,7 @@ from stable_baselines3.common.callbacks import CheckpointCallback as _SB3Checkpo
 
 from trmarl.common.evaluation import EvaluationResult, as_vec_env, evaluate_policy
 
-__all__ = ["CheckpointCallback", "EvalCallback"]
+__all__ = ["CheckpointCallback", "EvalCallback", "checkpoint_steps", "model_checkpoints", "replay_checkpoints"]
 
 
 class EvalCallback(EventCallback):
@@ -125,9 +128,68 @@ class CheckpointCallback(_SB3CheckpointCallback):
     family, MADDPG, MATD3) also write ``{name_prefix}_replay_buffer_{steps}_steps.zip`` (JSON + safetensors, nothing
     pickled), which :meth:`load_replay_buffer` reads back to continue training on the same data. SB3's own class works
     too but names that file ``.pkl`` although it holds no pickle.
+
+    A replay buffer can take hundreds of MB, so ``keep_replays=1`` keeps only the newest replay file of this prefix in
+    ``save_path`` (those of earlier runs into the same folder included); the default None keeps them all, as SB3 does.
     """
+
+    def __init__(
+        self,
+        save_freq: int,
+        save_path: str,
+        name_prefix: str = "rl_model",
+        save_replay_buffer: bool = False,
+        save_vecnormalize: bool = False,
+        verbose: int = 0,
+        keep_replays: int | None = None,
+    ) -> None:
+        if keep_replays is not None and keep_replays < 1:
+            raise ValueError(f"keep_replays must be None or at least 1, got {keep_replays}")
+        super().__init__(save_freq, save_path, name_prefix, save_replay_buffer, save_vecnormalize, verbose)
+        self.keep_replays = keep_replays
 
     def _checkpoint_path(self, checkpoint_type: str = "", extension: str = "") -> str:
         if checkpoint_type == "replay_buffer_":
             extension = "zip"
         return super()._checkpoint_path(checkpoint_type, extension)
+
+    def _on_step(self) -> bool:
+        keep_going = super()._on_step()
+        if self.keep_replays is not None and self.save_replay_buffer and self.n_calls % self.save_freq == 0:
+            for old in replay_checkpoints(self.save_path, self.name_prefix)[: -self.keep_replays]:
+                old.unlink(missing_ok=True)
+        return keep_going
+
+
+def replay_checkpoints(folder: str | os.PathLike[str], name_prefix: str = "rl_model") -> list[Path]:
+    """The ``{name_prefix}_replay_buffer_{steps}_steps.zip`` files in ``folder``, fewest steps first."""
+    return _numbered(folder, f"{name_prefix}_replay_buffer_")
+
+
+def model_checkpoints(folder: str | os.PathLike[str], name_prefix: str = "rl_model") -> list[Path]:
+    """The ``{name_prefix}_{steps}_steps.zip`` model files :class:`CheckpointCallback` wrote, fewest steps first."""
+    return _numbered(folder, f"{name_prefix}_")
+
+
+def checkpoint_steps(path: str | os.PathLike[str]) -> int:
+    """The step count in a ``..._{steps}_steps.zip`` name.
+
+    Raises:
+        ValueError: The name does not end that way.
+    """
+    match = _STEPS.search(Path(path).name)
+    if match is None:
+        raise ValueError(f"{str(path)!r} is not named like a checkpoint ('..._<steps>_steps.zip')")
+    return int(match.group(1))
+
+
+_STEPS = re.compile(r"_(\d+)_steps\.zip$")
+
+
+def _numbered(folder: str | os.PathLike[str], stem: str) -> list[Path]:
+    found = []
+    for path in Path(folder).glob(f"{glob.escape(stem)}*_steps.zip"):
+        rest = path.name[len(stem) :]
+        if re.fullmatch(r"\d+_steps\.zip", rest):
+            found.append((checkpoint_steps(path), path))
+    return [path for _, path in sorted(found)]
