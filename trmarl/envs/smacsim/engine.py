@@ -753,126 +753,78 @@ def _step_kernel_env(
         out_code[b] = CODE_NONE
 
 
-@_njit
-def _step_kernel(
-    actions: np.ndarray, envs: np.ndarray, n_loops: int, n_agents: int, move_amount: float, ai_mode: int,
-    spawn: np.ndarray, fst: np.ndarray, ist: np.ndarray, grid: np.ndarray, flow: np.ndarray, use_flow: bool,
-    attack_point: np.ndarray, pos: np.ndarray, hp: np.ndarray, sh: np.ndarray, en: np.ndarray, cd: np.ndarray,
-    alive: np.ndarray, last_hit: np.ndarray, pending: np.ndarray, exploded: np.ndarray, order: np.ndarray,
-    otarget: np.ndarray, opt: np.ndarray, healing: np.ndarray, prev_hs: np.ndarray, dead_seen: np.ndarray,
-    loop: np.ndarray, ep_steps: np.ndarray, rng: np.ndarray, last_action: np.ndarray, is_mmm: bool,
-    reward_only_positive: bool, reward_clip_negative: bool, death_value: float, neg_scale: float,
-    out_reward: np.ndarray, out_code: np.ndarray,
-) -> None:  # fmt: skip
-    n = hp.shape[1]
-    perm = np.empty((envs.shape[0], n), dtype=np.int64)
-    hits = np.empty((envs.shape[0], n), dtype=np.int64)
-    for b in range(envs.shape[0]):
-        if envs[b]:
-            _step_kernel_env(
-                b,
-                actions,
-                n_loops,
-                n_agents,
-                move_amount,
-                ai_mode,
-                spawn,
-                fst,
-                ist,
-                grid,
-                flow,
-                use_flow,
-                attack_point,
-                pos,
-                hp,
-                sh,
-                en,
-                cd,
-                alive,
-                last_hit,
-                pending,
-                exploded,
-                order,
-                otarget,
-                opt,
-                healing,
-                prev_hs,
-                dead_seen,
-                loop,
-                ep_steps,
-                rng,
-                last_action,
-                is_mmm,
-                reward_only_positive,
-                reward_clip_negative,
-                death_value,
-                neg_scale,
-                out_reward,
-                out_code,
-                perm[b],
-                hits[b],
-            )
+def _make_step_kernel(parallel: bool) -> Any:
+    """The kernel stepping every battle ``b`` with ``envs[b]`` set by ``n_loops`` game loops (one thread, or all cores).
+
+    One source for the serial kernel and the ``prange`` one: ``battles`` is a closure cell, so numba's cache keeps the
+    two compilations apart.
+    """
+    battles = prange if parallel else range
+
+    def kernel(
+        actions: np.ndarray, envs: np.ndarray, n_loops: int, n_agents: int, move_amount: float, ai_mode: int,
+        spawn: np.ndarray, fst: np.ndarray, ist: np.ndarray, grid: np.ndarray, flow: np.ndarray, use_flow: bool,
+        attack_point: np.ndarray, pos: np.ndarray, hp: np.ndarray, sh: np.ndarray, en: np.ndarray, cd: np.ndarray,
+        alive: np.ndarray, last_hit: np.ndarray, pending: np.ndarray, exploded: np.ndarray, order: np.ndarray,
+        otarget: np.ndarray, opt: np.ndarray, healing: np.ndarray, prev_hs: np.ndarray, dead_seen: np.ndarray,
+        loop: np.ndarray, ep_steps: np.ndarray, rng: np.ndarray, last_action: np.ndarray, is_mmm: bool,
+        reward_only_positive: bool, reward_clip_negative: bool, death_value: float, neg_scale: float,
+        out_reward: np.ndarray, out_code: np.ndarray,
+    ) -> None:  # fmt: skip
+        n = hp.shape[1]
+        perm = np.empty((envs.shape[0], n), dtype=np.int64)
+        hits = np.empty((envs.shape[0], n), dtype=np.int64)
+        for b in battles(envs.shape[0]):
+            if envs[b]:
+                _step_kernel_env(
+                    b,
+                    actions,
+                    n_loops,
+                    n_agents,
+                    move_amount,
+                    ai_mode,
+                    spawn,
+                    fst,
+                    ist,
+                    grid,
+                    flow,
+                    use_flow,
+                    attack_point,
+                    pos,
+                    hp,
+                    sh,
+                    en,
+                    cd,
+                    alive,
+                    last_hit,
+                    pending,
+                    exploded,
+                    order,
+                    otarget,
+                    opt,
+                    healing,
+                    prev_hs,
+                    dead_seen,
+                    loop,
+                    ep_steps,
+                    rng,
+                    last_action,
+                    is_mmm,
+                    reward_only_positive,
+                    reward_clip_negative,
+                    death_value,
+                    neg_scale,
+                    out_reward,
+                    out_code,
+                    perm[b],
+                    hits[b],
+                )
+
+    return (_njit_par if parallel else _njit)(kernel)
 
 
-@_njit_par
-def _step_kernel_par(
-    actions: np.ndarray, envs: np.ndarray, n_loops: int, n_agents: int, move_amount: float, ai_mode: int,
-    spawn: np.ndarray, fst: np.ndarray, ist: np.ndarray, grid: np.ndarray, flow: np.ndarray, use_flow: bool,
-    attack_point: np.ndarray, pos: np.ndarray, hp: np.ndarray, sh: np.ndarray, en: np.ndarray, cd: np.ndarray,
-    alive: np.ndarray, last_hit: np.ndarray, pending: np.ndarray, exploded: np.ndarray, order: np.ndarray,
-    otarget: np.ndarray, opt: np.ndarray, healing: np.ndarray, prev_hs: np.ndarray, dead_seen: np.ndarray,
-    loop: np.ndarray, ep_steps: np.ndarray, rng: np.ndarray, last_action: np.ndarray, is_mmm: bool,
-    reward_only_positive: bool, reward_clip_negative: bool, death_value: float, neg_scale: float,
-    out_reward: np.ndarray, out_code: np.ndarray,
-) -> None:  # fmt: skip
-    n = hp.shape[1]
-    perm = np.empty((envs.shape[0], n), dtype=np.int64)
-    hits = np.empty((envs.shape[0], n), dtype=np.int64)
-    for b in prange(envs.shape[0]):
-        if envs[b]:
-            _step_kernel_env(
-                b,
-                actions,
-                n_loops,
-                n_agents,
-                move_amount,
-                ai_mode,
-                spawn,
-                fst,
-                ist,
-                grid,
-                flow,
-                use_flow,
-                attack_point,
-                pos,
-                hp,
-                sh,
-                en,
-                cd,
-                alive,
-                last_hit,
-                pending,
-                exploded,
-                order,
-                otarget,
-                opt,
-                healing,
-                prev_hs,
-                dead_seen,
-                loop,
-                ep_steps,
-                rng,
-                last_action,
-                is_mmm,
-                reward_only_positive,
-                reward_clip_negative,
-                death_value,
-                neg_scale,
-                out_reward,
-                out_code,
-                perm[b],
-                hits[b],
-            )
+_step_kernel = _make_step_kernel(parallel=False)
+_step_kernel_par = _make_step_kernel(parallel=True)
 
 
 @_njit
@@ -1056,116 +1008,73 @@ def _observe_kernel_env(
         st[o] = ep_steps[b] / episode_limit
 
 
-@_njit
-def _observe_kernel(
-    envs: np.ndarray, n_agents: int, n_actions: int, move_amount: float, pos: np.ndarray, hp: np.ndarray,
-    sh: np.ndarray, en: np.ndarray, cd: np.ndarray, alive: np.ndarray, fst: np.ndarray, ist: np.ndarray,
-    grid: np.ndarray, height: np.ndarray, last_action: np.ndarray, ep_steps: np.ndarray, episode_limit: int,
-    utb: int, sh_al: int, sh_en: int, obs_all_health: bool, obs_own_health: bool, obs_last_action: bool,
-    obs_pathing_grid: bool, obs_terrain_height: bool, obs_timestep_number: bool, state_last_action: bool,
-    state_timestep_number: bool, center_x: float, center_y: float, max_dist_x: float, max_dist_y: float,
-    out_avail: np.ndarray, out_obs: np.ndarray, out_state: np.ndarray, write_state: bool,
-) -> None:  # fmt: skip
-    sx = np.empty((envs.shape[0], 9), dtype=np.int64)
-    sy = np.empty((envs.shape[0], 9), dtype=np.int64)
-    for b in range(envs.shape[0]):
-        if envs[b]:
-            _observe_kernel_env(
-                b,
-                n_agents,
-                n_actions,
-                move_amount,
-                pos,
-                hp,
-                sh,
-                en,
-                cd,
-                alive,
-                fst,
-                ist,
-                grid,
-                height,
-                last_action,
-                ep_steps,
-                episode_limit,
-                utb,
-                sh_al,
-                sh_en,
-                obs_all_health,
-                obs_own_health,
-                obs_last_action,
-                obs_pathing_grid,
-                obs_terrain_height,
-                obs_timestep_number,
-                state_last_action,
-                state_timestep_number,
-                center_x,
-                center_y,
-                max_dist_x,
-                max_dist_y,
-                out_avail,
-                out_obs,
-                out_state,
-                write_state,
-                sx[b],
-                sy[b],
-            )
+def _make_observe_kernel(parallel: bool) -> Any:
+    """The kernel writing the observations, action masks and (``write_state``) states of the battles in ``envs``.
+
+    One source for the serial kernel and the ``prange`` one: ``battles`` is a closure cell, so numba's cache keeps the
+    two compilations apart.
+    """
+    battles = prange if parallel else range
+
+    def kernel(
+        envs: np.ndarray, n_agents: int, n_actions: int, move_amount: float, pos: np.ndarray, hp: np.ndarray,
+        sh: np.ndarray, en: np.ndarray, cd: np.ndarray, alive: np.ndarray, fst: np.ndarray, ist: np.ndarray,
+        grid: np.ndarray, height: np.ndarray, last_action: np.ndarray, ep_steps: np.ndarray, episode_limit: int,
+        utb: int, sh_al: int, sh_en: int, obs_all_health: bool, obs_own_health: bool, obs_last_action: bool,
+        obs_pathing_grid: bool, obs_terrain_height: bool, obs_timestep_number: bool, state_last_action: bool,
+        state_timestep_number: bool, center_x: float, center_y: float, max_dist_x: float, max_dist_y: float,
+        out_avail: np.ndarray, out_obs: np.ndarray, out_state: np.ndarray, write_state: bool,
+    ) -> None:  # fmt: skip
+        sx = np.empty((envs.shape[0], 9), dtype=np.int64)
+        sy = np.empty((envs.shape[0], 9), dtype=np.int64)
+        for b in battles(envs.shape[0]):
+            if envs[b]:
+                _observe_kernel_env(
+                    b,
+                    n_agents,
+                    n_actions,
+                    move_amount,
+                    pos,
+                    hp,
+                    sh,
+                    en,
+                    cd,
+                    alive,
+                    fst,
+                    ist,
+                    grid,
+                    height,
+                    last_action,
+                    ep_steps,
+                    episode_limit,
+                    utb,
+                    sh_al,
+                    sh_en,
+                    obs_all_health,
+                    obs_own_health,
+                    obs_last_action,
+                    obs_pathing_grid,
+                    obs_terrain_height,
+                    obs_timestep_number,
+                    state_last_action,
+                    state_timestep_number,
+                    center_x,
+                    center_y,
+                    max_dist_x,
+                    max_dist_y,
+                    out_avail,
+                    out_obs,
+                    out_state,
+                    write_state,
+                    sx[b],
+                    sy[b],
+                )
+
+    return (_njit_par if parallel else _njit)(kernel)
 
 
-@_njit_par
-def _observe_kernel_par(
-    envs: np.ndarray, n_agents: int, n_actions: int, move_amount: float, pos: np.ndarray, hp: np.ndarray,
-    sh: np.ndarray, en: np.ndarray, cd: np.ndarray, alive: np.ndarray, fst: np.ndarray, ist: np.ndarray,
-    grid: np.ndarray, height: np.ndarray, last_action: np.ndarray, ep_steps: np.ndarray, episode_limit: int,
-    utb: int, sh_al: int, sh_en: int, obs_all_health: bool, obs_own_health: bool, obs_last_action: bool,
-    obs_pathing_grid: bool, obs_terrain_height: bool, obs_timestep_number: bool, state_last_action: bool,
-    state_timestep_number: bool, center_x: float, center_y: float, max_dist_x: float, max_dist_y: float,
-    out_avail: np.ndarray, out_obs: np.ndarray, out_state: np.ndarray, write_state: bool,
-) -> None:  # fmt: skip
-    sx = np.empty((envs.shape[0], 9), dtype=np.int64)
-    sy = np.empty((envs.shape[0], 9), dtype=np.int64)
-    for b in prange(envs.shape[0]):
-        if envs[b]:
-            _observe_kernel_env(
-                b,
-                n_agents,
-                n_actions,
-                move_amount,
-                pos,
-                hp,
-                sh,
-                en,
-                cd,
-                alive,
-                fst,
-                ist,
-                grid,
-                height,
-                last_action,
-                ep_steps,
-                episode_limit,
-                utb,
-                sh_al,
-                sh_en,
-                obs_all_health,
-                obs_own_health,
-                obs_last_action,
-                obs_pathing_grid,
-                obs_terrain_height,
-                obs_timestep_number,
-                state_last_action,
-                state_timestep_number,
-                center_x,
-                center_y,
-                max_dist_x,
-                max_dist_y,
-                out_avail,
-                out_obs,
-                out_state,
-                write_state,
-                sx[b],
-                sy[b],
-            )
+_observe_kernel = _make_observe_kernel(parallel=False)
+_observe_kernel_par = _make_observe_kernel(parallel=True)
 
 
 # --------------------------------------------------------------------------------------------------------------
