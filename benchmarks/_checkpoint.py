@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import configure
+
+from trmarl.common.logs import configure_logger
 
 
 class Checkpointer(BaseCallback):
@@ -56,12 +57,10 @@ class Checkpointer(BaseCallback):
         return model
 
     def csv_logger(self, model: Any) -> None:
-        """Log to ``folder/progress.csv``; a resumed run first moves the earlier rows to ``progress.csv.partN`` (SB3's
-        CSV writer starts a new file)."""
-        if self.elapsed_before > 0 and (self.folder / "progress.csv").exists():
-            n = len(list(self.folder.glob("progress.csv.part*")))
-            (self.folder / "progress.csv").rename(self.folder / f"progress.csv.part{n + 1}")
-        model.set_logger(configure(str(self.folder), ["csv"]))
+        """Log to ``folder/progress.csv``; a resumed run keeps the rows up to its checkpoint and goes on below them
+        (runs resumed before this existed left their earlier rows in ``progress.csv.partN``)."""
+        resume_step = model.num_timesteps if self.elapsed_before > 0 else None
+        model.set_logger(configure_logger(self.folder, ["csv"], resume_step=resume_step))
 
     def _on_training_start(self) -> None:
         self.next_save = (self.num_timesteps // self.every + 1) * self.every

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 from _periodic_eval import PeriodicEval, train_with_periodic_eval  # benchmarks/ is on sys.path when run as a script
-from stable_baselines3.common.logger import configure
 
 import trmarl
 from trmarl import make_vec_env
+from trmarl.common.logs import configure_logger
 
 
 def main() -> None:
@@ -69,11 +69,8 @@ def main() -> None:
     else:
         shared = args.critic == "shared"
         model = cls(args.env, seed=args.seed, env_kwargs=env_kwargs, verbose=0, shared_critic=shared, n_step=args.n_step)
-    # a resumed run keeps the earlier logger rows in progress.csv.partN (SB3's CSV writer starts a new file)
-    if resume and (run / "progress.csv").exists():
-        n = len(list(run.glob("progress.csv.part*")))
-        (run / "progress.csv").rename(run / f"progress.csv.part{n + 1}")
-    model.set_logger(configure(str(run), ["csv"]))
+    # a resumed run keeps its logger rows up to the checkpoint (older runs left theirs in progress.csv.partN)
+    model.set_logger(configure_logger(run, ["csv"], resume_step=model.num_timesteps if resume else None))
     eval_env = make_vec_env(args.env, n_envs=args.eval_episodes, seed=args.seed + 10_000, env_kwargs=env_kwargs)
     start = time.perf_counter()
 
