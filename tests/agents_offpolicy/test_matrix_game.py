@@ -76,3 +76,21 @@ def test_qtran_finds_the_optimal_joint_action_from_single_step_samples():
     assert model._n_updates == STEPS // 4 - 7  # none in the 7 iterations before the replay holds 32 steps
     assert greedy == (0, 0), f"QTRAN's greedy joint action is {greedy}; Q_jt =\n{table.round(2)}"
     assert np.abs(table - PAYOFF).max() < 3.0, f"Q_jt does not match the payoffs:\n{table.round(2)}"
+
+
+@pytest.mark.slow
+def test_qmix_solves_pymarl2s_monotonic_game_that_vdn_only_approximates():
+    """pymarl2's one-step game ``[[12, -0.1, -0.1], [-0.1, 0, 0], [-0.1, 0, 0]]`` ("non-monotonic matrix can be solved by
+    qmix"): QMIX's monotonic mixing represents it, so Q_tot matches every cell; VDN's sum finds (A, A) too but cannot
+    fit the table (the 12 leaks into the A row and column and pushes the 0 cells down)."""
+    from trmarl.envs.toy import PYMARL2_PAYOFF
+
+    payoff = np.array(PYMARL2_PAYOFF)
+    qmix = QMIX("MatrixGame-QTRAN", seed=0, env_kwargs={"payoff": PYMARL2_PAYOFF}, **SETTING).learn(STEPS)
+    table, greedy = learned_tables(qmix)
+    assert greedy == (0, 0), f"QMIX's greedy joint action is {greedy}; Q_tot =\n{table.round(2)}"
+    assert np.abs(table - payoff).max() < 1.0, f"QMIX's Q_tot does not match the payoffs:\n{table.round(2)}"
+    vdn = VDN("MatrixGame-QTRAN", seed=0, env_kwargs={"payoff": PYMARL2_PAYOFF}, **SETTING).learn(STEPS)
+    table, greedy = learned_tables(vdn)
+    assert greedy == (0, 0), f"VDN's greedy joint action is {greedy}; Q_tot =\n{table.round(2)}"
+    assert np.abs(table - payoff).max() > 3.0, f"VDN's sum fits a table it cannot represent:\n{table.round(2)}"
