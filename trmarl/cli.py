@@ -574,7 +574,7 @@ def _run(
 
     formats = (["stdout"] if verbose >= 1 else []) + ["csv"] + (["tensorboard"] if _tensorboard_available() else [])
     model.set_logger(configure_logger(run_dir, formats, resume_step))
-    freq = int(run_config["checkpoint_freq"])
+    freq = int(run_config.get("checkpoint_freq") or 0)
     has_replay = getattr(model, "replay_buffer", None) is not None
     callbacks = []
     if freq > 0:
