@@ -233,6 +233,8 @@ def test_resume_continues_checkpoints_replay_and_log(tmp_path: Path, capsys: pyt
     assert [checkpoint_steps(p) for p in model_checkpoints(run / "checkpoints", "model")] == [20, 40, 60, 80, 100]
     steps_before = np.loadtxt(run / "progress.csv", delimiter=",", skiprows=1, usecols=_step_column(run), ndmin=1)
 
+    assert main(args) == 2  # a second run into the same folder would mix its checkpoints with the first's
+    assert f"trmarl resume {run}" in capsys.readouterr().err
     assert main(["resume", str(run), "--quiet"]) == 2  # already at its 100 steps
     assert "--timesteps" in capsys.readouterr().err
     assert main(["resume", str(run), "--timesteps", "200", "--quiet"]) == 0

@@ -401,6 +401,11 @@ def train(
     run_dir = Path(out) if out is not None else default_run_dir(cls.algorithm_name, env_id, seed, runs_root)
     if run_dir.exists() and not run_dir.is_dir():
         raise CLIError(f"--out {str(run_dir)!r} exists and is not a folder")
+    if (run_dir / "config.json").exists():  # its checkpoints would mix with the new run's and mislead 'resume'
+        raise CLIError(
+            f"--out {str(run_dir)!r} already holds a run: continue it with 'trmarl resume {run_dir}', or choose another "
+            "folder (or delete this one)"
+        )
     try:
         model = cls(
             env_id,
