@@ -216,7 +216,7 @@ def test_smacsim_smoke_illegal_actions_would_raise(cls):
 
 
 def test_checkpoint_callback_writes_model_and_replay_that_resume(tmp_path):
-    from trmarl.common.callbacks import CheckpointCallback
+    from trmarl.common.callbacks import CheckpointCallback, checkpoint_steps, model_checkpoints, replay_checkpoints
 
     callback = CheckpointCallback(save_freq=20, save_path=str(tmp_path), name_prefix="q", save_replay_buffer=True)
     model = QMIX(counter_env, n_envs=2, seed=0, **dict(TINY, test_nepisode=0)).learn(100, callback=callback)
@@ -232,3 +232,12 @@ def test_checkpoint_callback_writes_model_and_replay_that_resume(tmp_path):
     updates = loaded._n_updates
     loaded.learn(40, reset_num_timesteps=False)  # training goes on from the checkpoint, on the restored episodes
     assert loaded.num_timesteps >= last + 40 and len(loaded.replay) > n and loaded._n_updates > updates
+
+    # keep_replays=1: only the replay written last stays, even beside an earlier, longer run's file with more steps
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    (folder / "q_replay_buffer_1000000_steps.zip").write_bytes(b"an earlier run's replay")
+    saver = CheckpointCallback(20, str(folder), name_prefix="q", save_replay_buffer=True, keep_replays=1)
+    model = QMIX(counter_env, n_envs=2, seed=0, **dict(TINY, test_nepisode=0)).learn(100, callback=saver)
+    (kept,) = replay_checkpoints(folder, "q")
+    assert checkpoint_steps(kept) == max(checkpoint_steps(p) for p in model_checkpoints(folder, "q")) > 0

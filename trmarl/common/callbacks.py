@@ -129,8 +129,9 @@ class CheckpointCallback(_SB3CheckpointCallback):
     pickled), which :meth:`load_replay_buffer` reads back to continue training on the same data. SB3's own class works
     too but names that file ``.pkl`` although it holds no pickle.
 
-    A replay buffer can take hundreds of MB, so ``keep_replays=1`` keeps only the newest replay file of this prefix in
-    ``save_path`` (those of earlier runs into the same folder included); the default None keeps them all, as SB3 does.
+    A replay buffer can take hundreds of MB, so ``keep_replays=k`` keeps only the ``k`` replay files of this prefix in
+    ``save_path`` written last (the one just written always among them; older ones, those of earlier runs into the same
+    folder included, are deleted); the default None keeps them all, as SB3 does.
     """
 
     def __init__(
@@ -156,8 +157,15 @@ class CheckpointCallback(_SB3CheckpointCallback):
     def _on_step(self) -> bool:
         keep_going = super()._on_step()
         if self.keep_replays is not None and self.save_replay_buffer and self.n_calls % self.save_freq == 0:
-            for old in replay_checkpoints(self.save_path, self.name_prefix)[: -self.keep_replays]:
-                old.unlink(missing_ok=True)
+            written = Path(self._checkpoint_path("replay_buffer_", extension="zip"))
+            if written.exists():
+                # oldest written first (not fewest steps: an earlier, longer run's files may sit in the same folder)
+                others = sorted(
+                    (p for p in replay_checkpoints(self.save_path, self.name_prefix) if p != written),
+                    key=lambda p: p.stat().st_mtime,
+                )
+                for old in others[: max(len(others) - (self.keep_replays - 1), 0)]:
+                    old.unlink(missing_ok=True)
         return keep_going
 
 
