@@ -21,19 +21,20 @@ STEP, TEST = "time/total_timesteps", "eval/ep_rew_mean"
 NAME = re.compile(r"(?P<env>.+?)_P(?P<penalty>[\d.]+)_(?P<algo>[A-Z]+)_(?P<setting>[a-z0-9-]+)_s(?P<seed>\d+)(?P<tag>_.*)?$")
 
 
-def test_curve(folder: Path) -> dict[int, float]:
-    """``{step: greedy test return}`` from ``progress.csv`` and any ``progress.csv.partN`` before it."""
+def test_curve(folder: Path, column: str = TEST) -> dict[int, float]:
+    """``{step: test value}`` (greedy test return by default) from ``progress.csv`` and any ``progress.csv.partN``
+    before it; a resumed run's repeated steps take the later file's or row's value."""
     parts = sorted(folder.glob("progress.csv.part*"), key=lambda p: int(p.suffix[len(".part") :]))
     curve: dict[int, float] = {}
     for path in [*parts, folder / "progress.csv"]:
         if not path.exists():
             continue
         with open(path, newline="") as fh:
-            rows = [r for r in csv.DictReader(fh) if r.get(TEST) and r.get(STEP)]
+            rows = [r for r in csv.DictReader(fh) if r.get(column) and r.get(STEP)]
         if rows:  # the rows of a later file replace the earlier file's from its first step on
             first = int(float(rows[0][STEP]))
             curve = {s: v for s, v in curve.items() if s < first}
-            curve.update({int(float(r[STEP])): float(r[TEST]) for r in rows})
+            curve.update({int(float(r[STEP])): float(r[column]) for r in rows})
     return dict(sorted(curve.items()))
 
 
