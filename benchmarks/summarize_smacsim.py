@@ -5,10 +5,11 @@
 
 One row per map, algorithm and seed (``runs/smacsim_<algo>_<map>/seed<k>``; the zoo's ``runs/zoo/<algo>_SMACSim-<map>_s<k>``,
 same defaults, fills in a seed the benchmark did not run): the test win rate at the first test at or after each mark,
-the first test at or above ``--target``, the last test logged, the mean of the tests in the last ``--window`` steps and the training env steps/s (``timing.json``'s steps and wall time where the run was checkpointed, else the last
+the first test at or above ``--target``, the first test from which every test stays at or above ``--stable``, the
+last test logged, the mean of the tests in the last ``--window`` steps and the training env steps/s (``timing.json``'s steps and wall time where the run was checkpointed, else the last
 ``time/time_elapsed`` logged). Under the runs of each map and algorithm with more than one seed, a **median** row:
 medians of the win rates and means, of the steps to the target (a run that never reached it counts as later than any that did)
-and of the steps/s (for the steps to the target, the lower of the middle two when the count is even).
+and of the steps/s (for the steps, the lower of the middle two when the count is even).
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ def first_reaching(curve: dict[int, float], target: float) -> int | None:
     return next((s for s, value in curve.items() if value >= target), None)
 
 
+def stays_from(curve: dict[int, float], floor: float) -> int | None:
+    """Steps of the first test after which no test falls below ``floor`` (None if the last one is below it)."""
+    since = None
+    for s, value in curve.items():
+        since = (since if since is not None else s) if value >= floor else None
+    return since
+
+
 def fmt(value: float | None, pattern: str = "{:.2f}") -> str:
     return "n/a" if value is None else pattern.format(value)
 
@@ -73,13 +82,14 @@ def main() -> None:
     parser.add_argument("folders", nargs="*", type=Path, help="run folders (default: runs/smacsim_*/seed*, runs/zoo/)")
     parser.add_argument("--marks", default="100000,200000,300000,400000", help="env steps of the win-rate columns")
     parser.add_argument("--target", type=float, default=0.95, help="win rate whose first test is reported")
+    parser.add_argument("--stable", type=float, default=0.8, help="win rate every later test must keep (default 0.8)")
     parser.add_argument("--window", type=float, default=100_000, help="env steps of the closing mean (default 100k)")
     args = parser.parse_args()
     folders = args.folders or sorted([*Path("runs").glob("smacsim_*/seed*"), *Path("runs/zoo").glob("*_SMACSim-*")])
     marks = [int(float(m)) for m in args.marks.split(",")]
     seen: set[tuple[str, str, str]] = set()
-    groups: dict[tuple[str, str], list[tuple[str, list[float | None], int | None, float, float, float | None]]] = defaultdict(
-        list
+    groups: dict[tuple[str, str], list[tuple[str, list[float | None], int | None, int | None, float, float, float | None]]] = (
+        defaultdict(list)
     )
     for folder in folders:
         key = identify(folder)
@@ -91,27 +101,43 @@ def main() -> None:
         marked = [first_at_or_after(curve, m) for m in marks]
         tail = statistics.fmean(v for s, v in curve.items() if s > last - args.window)
         groups[key[:2]].append(
-            (key[2], marked, first_reaching(curve, args.target), curve[last], tail, steps_per_second(folder))
+            (
+                key[2],
+                marked,
+                first_reaching(curve, args.target),
+                stays_from(curve, args.stable),
+                curve[last],
+                tail,
+                steps_per_second(folder),
+            )
         )
     if not groups:
         raise SystemExit("no SMACSim run folders with test win rates (run benchmarks/smacsim_qmix.py first)")
     head = ["map", "algorithm", "seed"] + [f"{m / 1e3:g}k" for m in marks]
-    head += [f"first test ≥ {args.target:g}", "last test", f"mean over the last {args.window / 1e3:g}k", "steps/s"]
+    head += [
+        f"first test ≥ {args.target:g}",
+        f"≥ {args.stable:g} from then on",
+        "last test",
+        f"mean over the last {args.window / 1e3:g}k",
+        "steps/s",
+    ]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for (map_name, algo), runs in sorted(groups.items()):
-        for seed, rates, reached, final, tail, sps in sorted(runs, key=lambda run: int(run[0])):
-            cells = [map_name, algo, seed, *(fmt(r) for r in rates), fmt_steps(reached), fmt(final), fmt(tail)]
+        for seed, rates, reached, stable, final, tail, sps in sorted(runs, key=lambda run: int(run[0])):
+            cells = [map_name, algo, seed, *(fmt(r) for r in rates), fmt_steps(reached), fmt_steps(stable)]
+            cells += [fmt(final), fmt(tail)]
             cells.append(fmt(sps, "{:.0f}"))
             print("| " + " | ".join(cells) + " |")
         if len(runs) > 1:
             columns = [[run[1][i] for run in runs if run[1][i] is not None] for i in range(len(marks))]
             reached_steps = [float("inf") if run[2] is None else run[2] for run in runs]
+            stable_steps = [float("inf") if run[3] is None else run[3] for run in runs]
             rates = [statistics.median(c) if c else None for c in columns]
-            speeds = [run[5] for run in runs if run[5] is not None]
+            speeds = [run[6] for run in runs if run[6] is not None]
             cells = [map_name, algo, f"**median of {len(runs)}**", *(fmt(r) for r in rates)]
-            cells += [fmt_steps(statistics.median_low(reached_steps)), fmt(statistics.median(run[3] for run in runs))]
-            cells.append(fmt(statistics.median(run[4] for run in runs)))
+            cells += [fmt_steps(statistics.median_low(reached_steps)), fmt_steps(statistics.median_low(stable_steps))]
+            cells += [fmt(statistics.median(run[4] for run in runs)), fmt(statistics.median(run[5] for run in runs))]
             cells.append(fmt(statistics.median(speeds) if speeds else None, "{:.0f}"))
             print("| " + " | ".join(cells) + " |")
 
