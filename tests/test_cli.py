@@ -228,8 +228,8 @@ def test_resume_continues_checkpoints_replay_and_log(tmp_path: Path, capsys: pyt
     run = tmp_path / "run"
     args = ["train", "qmix", "MatrixGame-QTRAN", *TINY_QMIX, "--checkpoint-freq", "20", "--out", str(run)]
     assert main(args) == 0
-    replays = sorted((run / "checkpoints").glob("model_replay_buffer_*_steps.zip"))
-    assert [p.name for p in replays] == ["model_replay_buffer_100_steps.zip"]  # only the newest replay is kept
+    # the final replay replaces the checkpoints' (only the newest of which was kept while training)
+    assert not list((run / "checkpoints").glob("model_replay_buffer_*")) and (run / "final_replay_buffer.zip").exists()
     assert [checkpoint_steps(p) for p in model_checkpoints(run / "checkpoints", "model")] == [20, 40, 60, 80, 100]
     steps_before = np.loadtxt(run / "progress.csv", delimiter=",", skiprows=1, usecols=_step_column(run), ndmin=1)
 
@@ -240,9 +240,9 @@ def test_resume_continues_checkpoints_replay_and_log(tmp_path: Path, capsys: pyt
     assert main(["resume", str(run), "--timesteps", "200", "--quiet"]) == 0
     config = json.loads((run / "config.json").read_text())
     assert config["timesteps"] == 200 and config["num_timesteps"] >= 200 and config["status"] == "finished"
-    assert config["resumed"][0]["from"] == "checkpoints/model_100_steps.zip"  # the tie with final_model.zip: the replay
-    assert config["resumed"][0]["replay_buffer"] == "checkpoints/model_replay_buffer_100_steps.zip"
-    assert [p.name for p in (run / "checkpoints").glob("model_replay_buffer_*")] == ["model_replay_buffer_200_steps.zip"]
+    assert config["resumed"][0]["from"] == "final_model.zip"  # the tie with checkpoints/model_100: the one with a replay
+    assert config["resumed"][0]["replay_buffer"] == "final_replay_buffer.zip"
+    assert not list((run / "checkpoints").glob("model_replay_buffer_*"))
     steps = np.loadtxt(run / "progress.csv", delimiter=",", skiprows=1, usecols=_step_column(run), ndmin=1)
     assert np.all(np.diff(steps) > 0), steps  # one continuous log: the first run's rows, then the new ones
     assert np.array_equal(steps[: len(steps_before)], steps_before) and steps[-1] > 100

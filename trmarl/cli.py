@@ -12,8 +12,8 @@ Subcommands (each has ``--help``)::
 
 ``train`` writes a run folder (``runs/<algo>_<env>_s<seed>`` by default): ``config.json`` (the whole run
 configuration), ``progress.csv``, TensorBoard event files (when ``tensorboard`` is installed), periodic checkpoints in
-``checkpoints/`` (with the replay buffer of the off-policy agents) and ``final_model.zip``; Ctrl-C saves
-``interrupted_model.zip`` first, and ``resume`` continues the run from the newest of them. Hyperparameters given with
+``checkpoints/`` (with the replay buffer of the off-policy agents) and ``final_model.zip`` (with
+``final_replay_buffer.zip``); Ctrl-C saves ``interrupted_model.zip`` (and its replay) first, and ``resume`` continues the run from the newest of them. Hyperparameters given with
 ``--set`` are parsed by the type of the algorithm's config field (``int``, ``float``, ``bool``, ``str``, tuples, lists,
 ``None`` and ``Literal`` choices); nothing is ever ``eval``-ed. Mistakes (an unknown algorithm, env id or
 hyperparameter, a bad value, a missing file) print one ``trmarl: error: ...`` line and exit with status 2.
@@ -546,13 +546,12 @@ def _newest_state(folder: Path) -> tuple[int, Path, Path | None] | None:
     for path in model_checkpoints(folder / "checkpoints", "model"):
         saved = path.with_name(path.name.replace("model_", "model_replay_buffer_", 1))
         found.append((_stored_steps(path), saved.exists(), path, saved if saved.exists() else None))
-    interrupted, saved = folder / "interrupted_model.zip", folder / "interrupted_replay_buffer.zip"
-    if interrupted.exists():
-        # a replay older than the model belongs to an earlier interruption (this one died before writing its own)
-        fresh = saved.exists() and saved.stat().st_mtime >= interrupted.stat().st_mtime
-        found.append((_stored_steps(interrupted), fresh, interrupted, saved if fresh else None))
-    if (folder / "final_model.zip").exists():
-        found.append((_stored_steps(folder / "final_model.zip"), False, folder / "final_model.zip", None))
+    for kind in ("interrupted", "final"):
+        path, saved = folder / f"{kind}_model.zip", folder / f"{kind}_replay_buffer.zip"
+        if path.exists():
+            # a replay older than the model belongs to an earlier run's end (this one died before writing its own)
+            fresh = saved.exists() and saved.stat().st_mtime >= path.stat().st_mtime
+            found.append((_stored_steps(path), fresh, path, saved if fresh else None))
     if not found:
         return None
     steps, _, path, replay = max(found, key=lambda item: (item[0], item[1]))
@@ -574,7 +573,7 @@ def _run(
     resume_step: int | None,
 ) -> tuple[Any, Path]:
     """Train ``model`` for ``steps`` more env steps in ``run_dir``: logs, checkpoints, Ctrl-C, the final save."""
-    from trmarl.common.callbacks import CheckpointCallback
+    from trmarl.common.callbacks import CheckpointCallback, replay_checkpoints
     from trmarl.common.logs import configure_logger
 
     formats = (["stdout"] if verbose >= 1 else []) + ["csv"] + (["tensorboard"] if _tensorboard_available() else [])
@@ -607,6 +606,10 @@ def _run(
         raise TrainingInterrupted(path, model.num_timesteps) from None
     seconds = round(earlier + time.perf_counter() - start, 2)
     model.save(run_dir / "final_model.zip")
+    if has_replay:  # so that `trmarl resume --timesteps` can go on past the end on the same data
+        model.save_replay_buffer(run_dir / "final_replay_buffer.zip")
+        for older in replay_checkpoints(run_dir / "checkpoints", "model"):  # superseded; each can take GBs
+            older.unlink(missing_ok=True)
     run_config.update(status="finished", num_timesteps=model.num_timesteps, train_seconds=seconds)
     _write_json(run_dir / "config.json", run_config)
     _close_env(model)

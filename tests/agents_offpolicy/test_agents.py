@@ -241,3 +241,25 @@ def test_checkpoint_callback_writes_model_and_replay_that_resume(tmp_path):
     model = QMIX(counter_env, n_envs=2, seed=0, **dict(TINY, test_nepisode=0)).learn(100, callback=saver)
     (kept,) = replay_checkpoints(folder, "q")
     assert checkpoint_steps(kept) == max(checkpoint_steps(p) for p in model_checkpoints(folder, "q")) > 0
+
+
+@pytest.mark.parametrize("failing", ["save_replay_buffer", "save"])
+def test_checkpoint_killed_midway_leaves_a_model_with_its_replay(tmp_path, monkeypatch, failing):
+    # the disk fills up (or the job is killed) in the middle of the second checkpoint: whichever write fails, every
+    # model checkpoint left on disk has its replay buffer, so a resume never starts from a model with an empty replay
+    from trmarl.common.callbacks import CheckpointCallback, checkpoint_steps, model_checkpoints, replay_checkpoints
+
+    original = getattr(QMIX, failing)
+
+    def disk_full_at_40(self, path, *args, **kwargs):
+        if str(path).endswith("_40_steps.zip"):
+            raise OSError(28, "No space left on device")
+        return original(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(QMIX, failing, disk_full_at_40)
+    saver = CheckpointCallback(10, str(tmp_path), name_prefix="q", save_replay_buffer=True, keep_replays=1)
+    with pytest.raises(OSError, match="No space"):
+        QMIX(counter_env, n_envs=2, seed=0, **dict(TINY, test_nepisode=0)).learn(100, callback=saver)
+    models = [checkpoint_steps(p) for p in model_checkpoints(tmp_path, "q")]
+    replays = [checkpoint_steps(p) for p in replay_checkpoints(tmp_path, "q")]
+    assert models == [20] and 20 in replays

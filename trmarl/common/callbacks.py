@@ -131,7 +131,9 @@ class CheckpointCallback(_SB3CheckpointCallback):
 
     A replay buffer can take hundreds of MB, so ``keep_replays=k`` keeps only the ``k`` replay files of this prefix in
     ``save_path`` written last (the one just written always among them; older ones, those of earlier runs into the same
-    folder included, are deleted); the default None keeps them all, as SB3 does.
+    folder included, are deleted); the default None keeps them all, as SB3 does. The replay is written before the model
+    (and old replays deleted only after both), so a model checkpoint on disk always has its replay beside it, even when
+    the process dies mid-checkpoint.
     """
 
     def __init__(
@@ -155,18 +157,30 @@ class CheckpointCallback(_SB3CheckpointCallback):
         return super()._checkpoint_path(checkpoint_type, extension)
 
     def _on_step(self) -> bool:
-        keep_going = super()._on_step()
-        if self.keep_replays is not None and self.save_replay_buffer and self.n_calls % self.save_freq == 0:
-            written = Path(self._checkpoint_path("replay_buffer_", extension="zip"))
-            if written.exists():
-                # oldest written first (not fewest steps: an earlier, longer run's files may sit in the same folder)
-                others = sorted(
-                    (p for p in replay_checkpoints(self.save_path, self.name_prefix) if p != written),
-                    key=lambda p: p.stat().st_mtime,
-                )
-                for old in others[: max(len(others) - (self.keep_replays - 1), 0)]:
-                    old.unlink(missing_ok=True)
-        return keep_going
+        if self.n_calls % self.save_freq != 0:
+            return True
+        # the replay before the model (SB3 does the reverse): a process killed in between then leaves the previous
+        # model and its replay as the newest pair, never a model whose replay is missing
+        replay = None
+        if self.save_replay_buffer and getattr(self.model, "replay_buffer", None) is not None:
+            replay = Path(self._checkpoint_path("replay_buffer_", extension="zip"))
+            self.model.save_replay_buffer(replay)  # type: ignore[attr-defined]
+        model_path = self._checkpoint_path(extension="zip")
+        self.model.save(model_path)
+        if self.verbose >= 2:
+            print(f"Saving model checkpoint to {model_path}" + ("" if replay is None else f" and its replay to {replay}"))
+        vec_normalize = self.model.get_vec_normalize_env() if self.save_vecnormalize else None
+        if vec_normalize is not None:
+            vec_normalize.save(self._checkpoint_path("vecnormalize_", extension="pkl"))
+        if replay is not None and self.keep_replays is not None:
+            # oldest written first (not fewest steps: an earlier, longer run's files may sit in the same folder)
+            others = sorted(
+                (p for p in replay_checkpoints(self.save_path, self.name_prefix) if p != replay),
+                key=lambda p: p.stat().st_mtime,
+            )
+            for old in others[: max(len(others) - (self.keep_replays - 1), 0)]:
+                old.unlink(missing_ok=True)
+        return True
 
 
 def replay_checkpoints(folder: str | os.PathLike[str], name_prefix: str = "rl_model") -> list[Path]:
