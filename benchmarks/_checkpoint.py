@@ -17,8 +17,9 @@ class Checkpointer(BaseCallback):
     """Save the model, its replay buffer and the wall time spent into ``folder`` every ``every`` env steps, so that a
     multi-hour off-policy run survives interruption; :meth:`resumed` continues it (episodes in flight restart).
 
-    The three files are each replaced atomically, in a fixed order, and ``timing.json`` names the step it belongs to,
-    so a kill between two writes is detected on resume rather than continued from mismatched files.
+    The three files are written to temporary names first and then renamed into place, and ``timing.json`` names the
+    step it belongs to, so a kill while saving leaves the previous checkpoint whole, and the one unlikely mixed set
+    (a kill between two renames) is detected on resume rather than continued from.
     """
 
     def __init__(self, folder: Path, every: int) -> None:
@@ -69,10 +70,13 @@ class Checkpointer(BaseCallback):
         if self.num_timesteps >= self.next_save:
             self.next_save = (self.num_timesteps // self.every + 1) * self.every
             self.folder.mkdir(parents=True, exist_ok=True)
-            for name, write in (("checkpoint.zip", self.model.save), ("replay.zip", self.model.save_replay_buffer)):
-                write(self.folder / f"tmp_{name}")
+            names = ("checkpoint.zip", "replay.zip", "timing.json")
+            self.model.save(self.folder / "tmp_checkpoint.zip")
+            self.model.save_replay_buffer(self.folder / "tmp_replay.zip")
+            timing = {"num_timesteps": self.num_timesteps, "elapsed": self.elapsed()}
+            (self.folder / "tmp_timing.json").write_text(json.dumps(timing))
+            # every file written before any is put in place: a kill while writing (seconds, for a large replay) leaves
+            # the older, consistent set; only one between the three renames (microseconds) would leave a mixed one
+            for name in names:
                 os.replace(self.folder / f"tmp_{name}", self.folder / name)
-            tmp = self.folder / "timing.json.tmp"
-            tmp.write_text(json.dumps({"num_timesteps": self.num_timesteps, "elapsed": self.elapsed()}))
-            os.replace(tmp, self.folder / "timing.json")  # a kill mid-write leaves the older, consistent set
         return True
