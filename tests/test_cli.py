@@ -224,12 +224,17 @@ def test_ctrl_c_saves_interrupted_model(
 def test_resume_continues_checkpoints_replay_and_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import trmarl
     from trmarl.common.callbacks import CheckpointCallback, checkpoint_steps, model_checkpoints
+    from trmarl.common.serialization import CheckpointError
 
     run = tmp_path / "run"
     args = ["train", "qmix", "MatrixGame-QTRAN", *TINY_QMIX, "--checkpoint-freq", "20", "--out", str(run)]
     assert main(args) == 0
     # the final replay replaces the checkpoints' (only the newest of which was kept while training)
     assert not list((run / "checkpoints").glob("model_replay_buffer_*")) and (run / "final_replay_buffer.zip").exists()
+    assert main(["info", str(run / "final_replay_buffer.zip")]) == 2  # a replay given where a model belongs is named
+    assert "is a replay buffer, not a model checkpoint" in capsys.readouterr().err
+    with pytest.raises(CheckpointError, match=r"model\.load_replay_buffer"):
+        trmarl.load(run / "final_replay_buffer.zip")
     assert [checkpoint_steps(p) for p in model_checkpoints(run / "checkpoints", "model")] == [20, 40, 60, 80, 100]
     steps_before = np.loadtxt(run / "progress.csv", delimiter=",", skiprows=1, usecols=_step_column(run), ndmin=1)
 

@@ -724,7 +724,9 @@ def read_checkpoint_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(p) as zf:
             if "config.json" not in zf.namelist():
-                raise CLIError(f"{str(p)!r} is a zip but not a trmarl checkpoint (no config.json)")
+                from trmarl.common.serialization import not_a_checkpoint_message  # only here: it imports torch
+
+                raise CLIError(not_a_checkpoint_message(p, zf.namelist()))
             config = json.loads(zf.read("config.json").decode())
             sizes = {i.filename: i.file_size for i in zf.infolist()}
     except zipfile.BadZipFile:

@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -118,6 +119,16 @@ def write_checkpoint(
     return target
 
 
+def not_a_checkpoint_message(path: str | os.PathLike[str], names: Iterable[str]) -> str:
+    """The error for a zip without ``config.json``, naming a replay buffer (``save_replay_buffer``) as such."""
+    if "replay.json" in set(names):
+        return (
+            f"{str(path)!r} is a replay buffer, not a model checkpoint: load the model, then "
+            "model.load_replay_buffer(path)"
+        )
+    return f"{str(path)!r} is a zip but not a trmarl checkpoint (no config.json)"
+
+
 def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read and verify a checkpoint written by :func:`write_checkpoint`.
 
@@ -134,7 +145,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         with zipfile.ZipFile(p, "r") as zf:
             names = set(zf.namelist())
             if "config.json" not in names:
-                raise CheckpointError(f"{str(p)!r} is a zip but not a trmarl checkpoint (no config.json)")
+                raise CheckpointError(not_a_checkpoint_message(p, names))
             config = json.loads(zf.read("config.json").decode())
             if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
                 raise CheckpointError(f"{str(p)!r} is not a trmarl checkpoint (config.json has no trmarl format tag)")
