@@ -122,10 +122,7 @@ def write_checkpoint(
 def not_a_checkpoint_message(path: str | os.PathLike[str], names: Iterable[str]) -> str:
     """The error for a zip without ``config.json``, naming a replay buffer (``save_replay_buffer``) as such."""
     if "replay.json" in set(names):
-        return (
-            f"{str(path)!r} is a replay buffer, not a model checkpoint: load the model, then "
-            "model.load_replay_buffer(path)"
-        )
+        return f"{str(path)!r} is a replay buffer, not a model checkpoint: load the model, then model.load_replay_buffer(path)"
     return f"{str(path)!r} is a zip but not a trmarl checkpoint (no config.json)"
 
 
