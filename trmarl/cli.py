@@ -13,8 +13,8 @@ Subcommands (each has ``--help``)::
 ``train`` writes a run folder (``runs/<algo>_<env>_s<seed>`` by default): ``config.json`` (the whole run
 configuration), ``progress.csv``, TensorBoard event files (when ``tensorboard`` is installed), periodic checkpoints in
 ``checkpoints/`` (with the replay buffer of the off-policy agents) and ``final_model.zip`` (with
-``final_replay_buffer.zip``); Ctrl-C saves ``interrupted_model.zip`` (and its replay) first, and ``resume`` continues the run from the newest of them. Hyperparameters given with
-``--set`` are parsed by the type of the algorithm's config field (``int``, ``float``, ``bool``, ``str``, tuples, lists,
+``final_replay_buffer.zip``); Ctrl-C saves ``interrupted_model.zip`` (and its replay) first, and ``resume`` continues
+the run from the newest of them. Hyperparameters given with ``--set`` are parsed by the type of the algorithm's config field (``int``, ``float``, ``bool``, ``str``, tuples, lists,
 ``None`` and ``Literal`` choices); nothing is ever ``eval``-ed. Mistakes (an unknown algorithm, env id or
 hyperparameter, a bad value, a missing file) print one ``trmarl: error: ...`` line and exit with status 2.
 """
