@@ -21,12 +21,25 @@ import re
 import statistics
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 from summarize_pp import STEP, test_curve  # benchmarks/ is on sys.path when run as a script
 
 WIN = "eval/win_rate"
 BENCH = re.compile(r"smacsim_(?P<algo>[a-z]+)_(?P<map>.+)$")
 ZOO = re.compile(r"(?P<algo>[a-z]+)_SMACSim-(?P<map>.+)_s(?P<seed>\d+)$")
+
+
+class Run(NamedTuple):
+    """One run's row: win rates at the marks, steps to the target and to a lasting floor, closing values, speed."""
+
+    seed: str
+    marked: list[float | None]
+    reached: int | None
+    stable: int | None
+    last: float
+    tail: float
+    speed: float | None
 
 
 def identify(folder: Path) -> tuple[str, str, str] | None:
@@ -88,9 +101,7 @@ def main() -> None:
     folders = args.folders or sorted([*Path("runs").glob("smacsim_*/seed*"), *Path("runs/zoo").glob("*_SMACSim-*")])
     marks = [int(float(m)) for m in args.marks.split(",")]
     seen: set[tuple[str, str, str]] = set()
-    groups: dict[tuple[str, str], list[tuple[str, list[float | None], int | None, int | None, float, float, float | None]]] = (
-        defaultdict(list)
-    )
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
     for folder in folders:
         key = identify(folder)
         curve = test_curve(folder, WIN) if key and (folder / "progress.csv").exists() else {}
@@ -100,17 +111,8 @@ def main() -> None:
         last = max(curve)
         marked = [first_at_or_after(curve, m) for m in marks]
         tail = statistics.fmean(v for s, v in curve.items() if s > last - args.window)
-        groups[key[:2]].append(
-            (
-                key[2],
-                marked,
-                first_reaching(curve, args.target),
-                stays_from(curve, args.stable),
-                curve[last],
-                tail,
-                steps_per_second(folder),
-            )
-        )
+        reached, stable = first_reaching(curve, args.target), stays_from(curve, args.stable)
+        groups[key[:2]].append(Run(key[2], marked, reached, stable, curve[last], tail, steps_per_second(folder)))
     if not groups:
         raise SystemExit("no SMACSim run folders with test win rates (run benchmarks/smacsim_qmix.py first)")
     head = ["map", "algorithm", "seed"] + [f"{m / 1e3:g}k" for m in marks]
@@ -124,20 +126,19 @@ def main() -> None:
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for (map_name, algo), runs in sorted(groups.items()):
-        for seed, rates, reached, stable, final, tail, sps in sorted(runs, key=lambda run: int(run[0])):
-            cells = [map_name, algo, seed, *(fmt(r) for r in rates), fmt_steps(reached), fmt_steps(stable)]
-            cells += [fmt(final), fmt(tail)]
-            cells.append(fmt(sps, "{:.0f}"))
+        for run in sorted(runs, key=lambda run: int(run.seed)):
+            cells = [map_name, algo, run.seed, *(fmt(r) for r in run.marked), fmt_steps(run.reached)]
+            cells += [fmt_steps(run.stable), fmt(run.last), fmt(run.tail), fmt(run.speed, "{:.0f}")]
             print("| " + " | ".join(cells) + " |")
         if len(runs) > 1:
-            columns = [[run[1][i] for run in runs if run[1][i] is not None] for i in range(len(marks))]
-            reached_steps = [float("inf") if run[2] is None else run[2] for run in runs]
-            stable_steps = [float("inf") if run[3] is None else run[3] for run in runs]
+            columns = [[run.marked[i] for run in runs if run.marked[i] is not None] for i in range(len(marks))]
+            reached_steps = [float("inf") if run.reached is None else run.reached for run in runs]
+            stable_steps = [float("inf") if run.stable is None else run.stable for run in runs]
             rates = [statistics.median(c) if c else None for c in columns]
-            speeds = [run[6] for run in runs if run[6] is not None]
+            speeds = [run.speed for run in runs if run.speed is not None]
             cells = [map_name, algo, f"**median of {len(runs)}**", *(fmt(r) for r in rates)]
             cells += [fmt_steps(statistics.median_low(reached_steps)), fmt_steps(statistics.median_low(stable_steps))]
-            cells += [fmt(statistics.median(run[4] for run in runs)), fmt(statistics.median(run[5] for run in runs))]
+            cells += [fmt(statistics.median(run.last for run in runs)), fmt(statistics.median(run.tail for run in runs))]
             cells.append(fmt(statistics.median(speeds) if speeds else None, "{:.0f}"))
             print("| " + " | ".join(cells) + " |")
 
