@@ -3,13 +3,14 @@
     python benchmarks/summarize_smacsim.py                              # every run under runs/smacsim_*/ and runs/zoo/
     python benchmarks/summarize_smacsim.py runs/smacsim_qmix_3m/seed* --marks 100000,200000 --target 0.95
 
-One row per map, algorithm and seed (``runs/smacsim_<algo>_<map>/seed<k>``; the zoo's ``runs/zoo/<algo>_SMACSim-<map>_s<k>``,
-same defaults, fills in a seed the benchmark did not run): the test win rate at the first test at or after each mark,
-the first test at or above ``--target``, the first test from which every test stays at or above ``--stable``, the
-last test logged, the mean of the tests in the last ``--window`` steps and the training env steps/s (``timing.json``'s steps and wall time where the run was checkpointed, else the last
+One row per map, algorithm and seed (``runs/smacsim_<algo>_<map>/seed<k>``; the zoo's
+``runs/zoo/<algo>_SMACSim-<map>_s<k>``, same defaults, fills in a seed the benchmark did not run): the test win rate
+at the first test at or after each mark, the first test at or above ``--target``, the first test from which every test
+stays at or above ``--stable``, the last test logged, the mean of the tests in the last ``--window`` steps and the
+training env steps/s (``timing.json``'s steps and wall time where the run was checkpointed, else the last
 ``time/time_elapsed`` logged). Under the runs of each map and algorithm with more than one seed, a **median** row:
-medians of the win rates and means, of the steps to the target (a run that never reached it counts as later than any that did)
-and of the steps/s (for the steps, the lower of the middle two when the count is even).
+medians of the win rates and means, of the steps to the target (a run that never reached it counts as later than any
+that did) and of the steps/s (for the steps, the lower of the middle two when the count is even).
 """
 
 from __future__ import annotations

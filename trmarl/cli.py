@@ -14,9 +14,10 @@ Subcommands (each has ``--help``)::
 configuration), ``progress.csv``, TensorBoard event files (when ``tensorboard`` is installed), periodic checkpoints in
 ``checkpoints/`` (with the replay buffer of the off-policy agents) and ``final_model.zip`` (with
 ``final_replay_buffer.zip``); Ctrl-C saves ``interrupted_model.zip`` (and its replay) first, and ``resume`` continues
-the run from the newest of them. Hyperparameters given with ``--set`` are parsed by the type of the algorithm's config field (``int``, ``float``, ``bool``, ``str``, tuples, lists,
-``None`` and ``Literal`` choices); nothing is ever ``eval``-ed. Mistakes (an unknown algorithm, env id or
-hyperparameter, a bad value, a missing file) print one ``trmarl: error: ...`` line and exit with status 2.
+the run from the newest of them. Hyperparameters given with ``--set`` are parsed by the type of the algorithm's config
+field (``int``, ``float``, ``bool``, ``str``, tuples, lists, ``None`` and ``Literal`` choices); nothing is ever
+``eval``-ed. Mistakes (an unknown algorithm, env id or hyperparameter, a bad value, a missing file) print one
+``trmarl: error: ...`` line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -773,7 +774,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     env_kwargs.update(parse_env_kwargs(args.env_kwarg))
     mode = "deterministic" if args.deterministic else "stochastic"
     print(
-        f"{model.algorithm_name} from {path} ({model.num_timesteps} training steps) on {env_id}, {episodes} {mode} episode{'s' if episodes != 1 else ''}"
+        f"{model.algorithm_name} from {path} ({model.num_timesteps} training steps) on {env_id}, "
+        f"{episodes} {mode} episode{'s' if episodes != 1 else ''}"
     )
     if args.render is not None:
         from trmarl.common.video import VideoError, record_video
