@@ -243,6 +243,7 @@ def run_predator_prey(
     test_interval: int = 0,
     checkpoint_every: int = 0,
     resume: bool = False,
+    qtran_arch: str = "qtran_paper",
 ) -> None:
     print(f"## Predator-prey, {steps} env steps, {setting} setting, seeds {seeds}: mean greedy return per episode\n")
     print("| env | P | scripted | " + " | ".join(ALGOS) + " |")
@@ -261,11 +262,15 @@ def run_predator_prey(
                             kwargs.update(opt_loss=1.0, nopt_min_loss=1.0)
                     else:
                         kwargs = dict(batch_size=32, epsilon_anneal_time=steps // 2)
+                    label = name
+                    if name == "QTRAN" and qtran_arch != "qtran_paper":
+                        kwargs["qtran_arch"] = qtran_arch
+                        label = f"QTRAN-{qtran_arch}"
                     if test_interval > 0:  # a learning curve: 16 greedy test episodes every test_interval steps
                         kwargs.update(test_interval=test_interval, test_nepisode=16)
                     else:
                         kwargs["test_nepisode"] = 0
-                    folder = Path("runs") / "qtran_pp" / f"{env_id}_P{penalty:g}_{name}_{setting}_s{seed}"
+                    folder = Path("runs") / "qtran_pp" / f"{env_id}_P{penalty:g}_{label}_{setting}_s{seed}"
                     saver = Checkpointer(folder, checkpoint_every)
                     model = saver.resumed(cls, resume, device="cpu")
                     if model is None:
@@ -276,7 +281,7 @@ def run_predator_prey(
                         callback = saver if checkpoint_every > 0 else None
                         model.learn(remaining, callback=callback, reset_num_timesteps=False)
                     scores.append(evaluate(model, 16))
-                    print(f"<!-- {env_id} P={penalty} {name} seed {seed}: {scores[-1]:.1f} "
+                    print(f"<!-- {env_id} P={penalty} {label} seed {seed}: {scores[-1]:.1f} "
                           f"({saver.elapsed():.0f} s) -->", flush=True)  # fmt: skip
                 row.append(f"{np.mean(scores):.1f} ± {np.std(scores):.1f}")
             print(f"| {env_id} | {penalty} | " + " | ".join(row) + " |", flush=True)
@@ -298,6 +303,12 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="continue predator-prey runs from their checkpoints")
     parser.add_argument("--pp-envs", default=",".join(PP_ENVS), help="comma-separated predator-prey ids")
     parser.add_argument("--algos", default=",".join(ALGOS), help="comma-separated subset of " + ", ".join(ALGOS))
+    parser.add_argument(
+        "--qtran-arch",
+        default="qtran_paper",
+        choices=["qtran_paper", "authors"],
+        help="QTRAN's networks and losses: pymarl's QTranBase or the authors' code (pqmix7); predator-prey only",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the networks are tiny)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -318,7 +329,8 @@ def main() -> None:
     if "pp" in games:
         penalties = [float(p) for p in args.penalties.split(",")]
         run_predator_prey(
-            seeds, args.pp_steps, penalties, pp_envs, args.pp_setting, args.pp_test_interval, args.pp_checkpoint, args.resume
+            seeds, args.pp_steps, penalties, pp_envs, args.pp_setting, args.pp_test_interval, args.pp_checkpoint, args.resume,
+            args.qtran_arch,
         )
 
 

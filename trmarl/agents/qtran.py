@@ -20,6 +20,12 @@ game where VDN and QMIX settle on a suboptimal joint action. As in pymarl, the a
 without a ``detach``, so ``L_td`` also shapes the shared GRU encoder. Targets use TD(lambda) with ``td_lambda`` (0 by
 default: pymarl's 1-step target).
 
+``qtran_arch="authors"`` swaps in the QTRAN-base of the authors' own code (``Sonkyunghwan/QTRAN``,
+``Predator-Prey/agents/pos_cac_fo/dq_network.py``, ``pqmix7``), which differs from pymarl's in three places: ``Q_jt``
+sees the *mean* of the agents' embeddings through an ELU MLP and not the state (:class:`QTranAuthors`); there is no
+``V_jt`` (the constraints read ``Q'(s, ubar) = Q_jt(s, ubar)`` and ``Q'(s, u) >= Q_jt(s, u)``); and the TD target
+bootstraps from the target agents' ``sum_i max_a Q_i(s', a)``, not from ``Q_jt^target(s', ubar')``.
+
 QTRAN-alt (the counterfactual ``L_nopt-min``) is not implemented, as in pymarl and pymarl2.
 """
 
@@ -36,7 +42,7 @@ from torch import nn
 from trmarl.agents.off_policy import MASKED_Q, OffPolicyAgent, OffPolicyConfig, td_lambda_targets
 from trmarl.common.replay import EpisodeBatch
 
-__all__ = ["QTRAN", "QTRANConfig", "QTranBase"]
+__all__ = ["QTRAN", "QTRANConfig", "QTranAuthors", "QTranBase"]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -87,6 +93,37 @@ class QTranBase(nn.Module):
         return self.q(torch.cat([state, encoding], dim=-1)), self.v(state)
 
 
+class QTranAuthors(nn.Module):
+    """QTRAN-base's ``Q_jt(u)`` as the authors' code builds it (``Sonkyunghwan/QTRAN`` ``pqmix7``), without ``V_jt``.
+
+    ``e_i = Linear(H + A, E) -> ReLU -> Linear(E, E)`` of ``[h_i, one_hot(u_i)]`` (``h_i``: the agent network's last
+    hidden features), ``Q_jt = Linear(E, E) -> ELU -> Linear(E, E) -> ELU -> Linear(E, 1)`` of ``mean_i e_i``. The
+    state does not enter. :meth:`forward` returns zeros for ``V_jt`` so that the losses read as the paper's with ``V = 0``.
+
+    Args:
+        n_actions: ``A``.
+        hidden_dim: ``H``, the agents' hidden width.
+        embed_dim: ``E`` (the authors: 64).
+    """
+
+    def __init__(self, n_actions: int, hidden_dim: int, embed_dim: int = 64) -> None:
+        super().__init__()
+        self.action_encoding = nn.Sequential(
+            nn.Linear(hidden_dim + n_actions, embed_dim), nn.ReLU(), nn.Linear(embed_dim, embed_dim)
+        )
+        self.q = nn.Sequential(
+            nn.Linear(embed_dim, embed_dim), nn.ELU(), nn.Linear(embed_dim, embed_dim), nn.ELU(), nn.Linear(embed_dim, 1)
+        )
+
+    def forward(
+        self, state: torch.Tensor, hidden: torch.Tensor, actions_onehot: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``state (B, T, S)`` (unused), ``hidden (B, T, N, H)``, ``actions_onehot (B, T, N, A)`` -> ``Q_jt``, zeros ``(B, T, 1)``."""
+        encoding = self.action_encoding(torch.cat([hidden, actions_onehot], dim=-1)).mean(dim=-2)  # (B, T, E)
+        q_jt = self.q(encoding)
+        return q_jt, torch.zeros_like(q_jt)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------------------------------
@@ -108,6 +145,11 @@ class QTRANConfig(OffPolicyConfig):
     """Weight of ``L_opt`` (pymarl ``opt_loss``)."""
     nopt_min_loss: float = 0.1
     """Weight of ``L_nopt`` (pymarl ``nopt_min_loss``)."""
+    qtran_arch: Literal["qtran_paper", "authors"] = "qtran_paper"
+    """``"qtran_paper"``: pymarl's ``QTranBase`` (``Q_jt`` and ``V_jt`` of the state and the summed embeddings, TD
+    target from ``Q_jt^target``). ``"authors"``: the authors' TensorFlow code (:class:`QTranAuthors`: mean embedding,
+    no state, no ``V_jt``; TD target ``r + gamma sum_i max_a Q_i^target(s', a)``); ``mixing_embed_dim`` is its width,
+    ``network_size`` does not apply."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -133,6 +175,10 @@ class QTRAN(OffPolicyAgent):
 
     def _setup_mixer(self) -> nn.Module:
         cfg, sp = self.config, self.spaces
+        if cfg.qtran_arch not in ("qtran_paper", "authors"):
+            raise ValueError(f"qtran_arch must be 'qtran_paper' or 'authors', got {cfg.qtran_arch!r}")
+        if cfg.qtran_arch == "authors":
+            return QTranAuthors(sp.n_actions, cfg.hidden_dim, cfg.mixing_embed_dim)
         return QTranBase(sp.n_actions, sp.state_dim, cfg.hidden_dim, cfg.mixing_embed_dim, cfg.network_size)
 
     def _onehot(self, actions: torch.Tensor) -> torch.Tensor:
@@ -172,11 +218,15 @@ class QTRAN(OffPolicyAgent):
         max_q = q[:, :-1].gather(-1, greedy[:, :-1].unsqueeze(-1)).squeeze(-1)  # (B, T, N)
 
         # 2. L_td: Q_jt of the taken joint action against r + gamma Q_jt^target(s', greedy u')
+        #    (the authors' code: r + gamma sum_i Q_i^target(s', greedy u'_i))
         q_jt, v_jt = self.mixer(batch.state[:, :-1], hidden[:, :-1], self._onehot(batch.actions))  # (B, T, 1) each
         with torch.no_grad():
             target_q, target_hidden = self._unroll(self.target_agent, batch)
             next_actions = greedy if cfg.double_q else target_q.masked_fill(~batch.action_mask, MASKED_Q).argmax(dim=-1)
-            target_jt, _ = self.target_mixer(batch.state, target_hidden, self._onehot(next_actions))  # (B, T+1, 1)
+            if cfg.qtran_arch == "authors":
+                target_jt = target_q.gather(-1, next_actions.unsqueeze(-1)).sum(dim=-2)  # (B, T+1, 1)
+            else:
+                target_jt, _ = self.target_mixer(batch.state, target_hidden, self._onehot(next_actions))  # (B, T+1, 1)
             targets = td_lambda_targets(
                 batch.reward.unsqueeze(-1), batch.terminated.unsqueeze(-1), mask, target_jt, cfg.gamma, cfg.td_lambda
             )  # (B, T, 1)
