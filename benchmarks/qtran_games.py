@@ -74,16 +74,25 @@ def matrix_tables(model: Any) -> tuple[np.ndarray, tuple[int, int]]:
     return table, (int(q[0].argmax()), int(q[1].argmax()))
 
 
-def run_matrix(seeds: list[int], steps: int) -> None:
+def qtran_variant(name: str, qtran_arch: str) -> tuple[str, dict[str, Any]]:
+    """The column label and extra kwargs of algorithm ``name`` for ``--qtran-arch``: the authors' QTRAN-base comes with
+    their loss weights (1 on both constraints)."""
+    if name != "QTRAN" or qtran_arch == "qtran_paper":
+        return name, {}
+    return f"QTRAN-{qtran_arch}", dict(qtran_arch=qtran_arch, opt_loss=1.0, nopt_min_loss=1.0)
+
+
+def run_matrix(seeds: list[int], steps: int, qtran_arch: str = "qtran_paper") -> None:
     print(f"## Matrix game (MatrixGame-QTRAN), {steps} env steps, seeds {seeds}\n")
     print("| algorithm | greedy joint actions | seeds at (A,A) | mean greedy payoff | time/seed |")
     print("|---|---|---|---|---|")
     tables: dict[str, np.ndarray] = {}
-    for name, cls in ALGOS.items():
+    for algo, cls in ALGOS.items():
+        name, variant = qtran_variant(algo, qtran_arch)
         greedy_all, payoffs, tabs = [], [], []
         start = time.perf_counter()
         for seed in seeds:
-            model = cls("MatrixGame-QTRAN", seed=seed, **MATRIX_SETTING).learn(steps)
+            model = cls("MatrixGame-QTRAN", seed=seed, **MATRIX_SETTING, **variant).learn(steps)
             table, greedy = matrix_tables(model)
             greedy_all.append("".join("ABC"[a] for a in greedy))
             payoffs.append(PAYOFF[greedy])
@@ -94,7 +103,7 @@ def run_matrix(seeds: list[int], steps: int) -> None:
         print(f"| {name} | {' '.join(greedy_all)} | {n_opt}/{len(seeds)} | {np.mean(payoffs):.2f} | {per_seed:.0f} s |")
     print()
     for name, table in tables.items():
-        label = {"QTRAN": "Q_jt", "IQL": "Q_1 + Q_2"}.get(name, "Q_tot")
+        label = "Q_jt" if name.startswith("QTRAN") else {"IQL": "Q_1 + Q_2"}.get(name, "Q_tot")
         print(f"{name} learned {label} (mean over seeds), rows = agent 0's action A, B, C:")
         print(np.array2string(table, precision=2, suppress_small=True))
         print()
@@ -138,9 +147,9 @@ agents allow: shared MLP agents instead of per-agent 3-layer MLPs, no 320-step r
 authors' loss weights (``alpha = 1`` on ``L_opt + L_nopt``) instead of pymarl's ``nopt_min_loss = 0.1``."""
 
 
-def run_squeeze(seeds: list[int], steps: int, setting: str = "pymarl2") -> None:
+def run_squeeze(seeds: list[int], steps: int, setting: str = "pymarl2", qtran_arch: str = "qtran_paper") -> None:
     print(f"## Gaussian squeeze, {steps} env steps, {setting} setting, seeds {seeds}: mean greedy reward\n")
-    print("| env | oracle (best joint action per x) | " + " | ".join(ALGOS) + " |")
+    print("| env | oracle (best joint action per x) | " + " | ".join(qtran_variant(n, qtran_arch)[0] for n in ALGOS) + " |")
     print("|---|---|" + "---|" * len(ALGOS))
     for env_id in ("GaussianSqueeze", "MultiDomainGaussianSqueeze"):
         row = [f"{squeeze_oracle(env_id.startswith('MultiDomain')):.2f}"]
@@ -153,6 +162,7 @@ def run_squeeze(seeds: list[int], steps: int, setting: str = "pymarl2") -> None:
                         kwargs.update(opt_loss=1.0, nopt_min_loss=1.0)
                 else:
                     kwargs = dict(batch_size=32, epsilon_anneal_time=steps // 2, buffer_size=5000)
+                kwargs.update(qtran_variant(name, qtran_arch)[1])
                 model = cls(env_id, seed=seed, verbose=0, device="cpu", test_nepisode=0, **kwargs)
                 scores.append(evaluate(model.learn(steps), 200))
             row.append(f"{np.mean(scores):.2f} ± {np.std(scores):.2f}")
@@ -246,7 +256,7 @@ def run_predator_prey(
     qtran_arch: str = "qtran_paper",
 ) -> None:
     print(f"## Predator-prey, {steps} env steps, {setting} setting, seeds {seeds}: mean greedy return per episode\n")
-    print("| env | P | scripted | " + " | ".join(ALGOS) + " |")
+    print("| env | P | scripted | " + " | ".join(qtran_variant(n, qtran_arch)[0] for n in ALGOS) + " |")
     print("|---|---|---|" + "---|" * len(ALGOS))
     for env_id in env_ids:
         for penalty in penalties:
@@ -262,10 +272,8 @@ def run_predator_prey(
                             kwargs.update(opt_loss=1.0, nopt_min_loss=1.0)
                     else:
                         kwargs = dict(batch_size=32, epsilon_anneal_time=steps // 2)
-                    label = name
-                    if name == "QTRAN" and qtran_arch != "qtran_paper":
-                        kwargs["qtran_arch"] = qtran_arch
-                        label = f"QTRAN-{qtran_arch}"
+                    label, variant = qtran_variant(name, qtran_arch)
+                    kwargs.update(variant)
                     if test_interval > 0:  # a learning curve: 16 greedy test episodes every test_interval steps
                         kwargs.update(test_interval=test_interval, test_nepisode=16)
                     else:
@@ -307,7 +315,7 @@ def main() -> None:
         "--qtran-arch",
         default="qtran_paper",
         choices=["qtran_paper", "authors"],
-        help="QTRAN's networks and losses: pymarl's QTranBase or the authors' code (pqmix7); predator-prey only",
+        help="QTRAN's networks and losses: pymarl's QTranBase or the authors' code (pqmix7, with their loss weights)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the networks are tiny)")
     args = parser.parse_args()
@@ -323,13 +331,20 @@ def main() -> None:
         parser.error(f"unknown --pp-envs {unknown}; choose from {', '.join(PP_ENVS)}")
     games = args.games.split(",")
     if "matrix" in games:
-        run_matrix(seeds, args.matrix_steps)
+        run_matrix(seeds, args.matrix_steps, args.qtran_arch)
     if "squeeze" in games:
-        run_squeeze(seeds, args.squeeze_steps, args.squeeze_setting)
+        run_squeeze(seeds, args.squeeze_steps, args.squeeze_setting, args.qtran_arch)
     if "pp" in games:
         penalties = [float(p) for p in args.penalties.split(",")]
         run_predator_prey(
-            seeds, args.pp_steps, penalties, pp_envs, args.pp_setting, args.pp_test_interval, args.pp_checkpoint, args.resume,
+            seeds,
+            args.pp_steps,
+            penalties,
+            pp_envs,
+            args.pp_setting,
+            args.pp_test_interval,
+            args.pp_checkpoint,
+            args.resume,
             args.qtran_arch,
         )
 
