@@ -3,7 +3,8 @@
     python benchmarks/summarize_pp.py                                   # every run under runs/qtran_pp/
     python benchmarks/summarize_pp.py runs/qtran_pp/PredatorPrey-5x5_P1_* --every 500000
 
-One row per run folder (``{env}_P{penalty}_{algo}_{setting}_s{seed}[_suffix]``): the greedy test return logged
+One row per run folder (``{env}_P{penalty}_{algo}_{setting}_s{seed}[_suffix]``; ``algo`` may carry a variant, as
+``QTRAN-authors``): the greedy test return logged
 nearest each milestone (within a tenth of the spacing; "n/a" where no test was logged there), the last test, and the
 steps and wall time of the newest checkpoint when the run was checkpointed. A run continued with ``--resume`` logged
 the steps after its checkpoint twice (older runs kept the first pass in ``progress.csv.partN``): the later rows win.
@@ -18,7 +19,7 @@ import re
 from pathlib import Path
 
 STEP, TEST = "time/total_timesteps", "eval/ep_rew_mean"
-NAME = re.compile(r"(?P<env>.+?)_P(?P<penalty>[\d.]+)_(?P<algo>[A-Z]+)_(?P<setting>[a-z0-9-]+)_s(?P<seed>\d+)(?P<tag>_.*)?$")
+NAME = re.compile(r"(?P<env>.+?)_P(?P<penalty>[\d.]+)_(?P<algo>[A-Z]+(?:-[a-z_]+)?)_(?P<setting>[a-z0-9-]+)_s(?P<seed>\d+)(?P<tag>_.*)?$")
 
 
 def test_curve(folder: Path, column: str = TEST) -> dict[int, float]:

@@ -35,6 +35,19 @@ def test_test_curve_prefers_the_later_file_from_its_first_step(tmp_path: Path) -
     assert summarize_pp.test_curve(tmp_path, WIN) == {10: 0.1, 20: 0.9, 40: 1.0}
 
 
+@pytest.mark.parametrize(
+    ("folder", "algo", "setting", "tag"),
+    [
+        ("PredatorPrey-5x5_P1_QMIX_authors-steps_s0", "QMIX", "authors-steps", None),
+        ("PredatorPrey-5x5_P0.5_QTRAN-authors_authors-steps_s1", "QTRAN-authors", "authors-steps", None),
+        ("PredatorPrey-7x7_P1.5_QTRAN_authors_s2_1M", "QTRAN", "authors", "_1M"),
+    ],
+)
+def test_predator_prey_folder_names(folder: str, algo: str, setting: str, tag: str | None) -> None:
+    match = summarize_pp.NAME.match(folder)
+    assert match is not None and (match["algo"], match["setting"], match["tag"]) == (algo, setting, tag)
+
+
 def test_curve_statistics() -> None:
     curve = {10: 0.0, 20: 0.96, 30: 0.5, 40: 0.85, 50: 0.9}
     assert summarize_smacsim.first_at_or_after(curve, 25) == 0.5
