@@ -61,3 +61,14 @@ def test_authors_qtran_finds_the_optimal_joint_action():
     table, greedy = learned_tables(model)
     assert greedy == (0, 0), f"QTRAN's greedy joint action is {greedy}; Q_jt =\n{table.round(2)}"
     assert np.abs(table - PAYOFF).max() < 1.5, f"Q_jt does not match the payoffs:\n{table.round(2)}"
+
+
+def test_authors_variant_round_trips_through_a_checkpoint(tmp_path):
+    model = QTRAN(
+        lambda: CounterEnv(max_steps=6, discrete=True), n_envs=2, seed=0, qtran_arch="authors", batch_size=4,
+        hidden_dim=16, mixing_embed_dim=8, test_nepisode=0, verbose=0, device="cpu",
+    ).learn(120)  # fmt: skip
+    loaded = QTRAN.load(model.save(tmp_path / "model"))
+    assert loaded.config.qtran_arch == "authors" and isinstance(loaded.mixer, QTranAuthors)
+    for (name, a), b in zip(model.mixer.state_dict().items(), loaded.mixer.state_dict().values()):
+        assert torch.equal(a, b), name
