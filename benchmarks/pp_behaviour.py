@@ -26,7 +26,7 @@ def behaviour(folder: Path, n_episodes: int) -> dict[str, float]:
     match = NAME.match(folder.name)
     if match is None:
         raise SystemExit(f"{folder}: not a predator-prey run folder ({{env}}_P{{penalty}}_{{algo}}_...)")
-    model = getattr(trmarl, match["algo"]).load(folder / "checkpoint.zip", device="cpu")
+    model = getattr(trmarl, match["algo"].split("-")[0]).load(folder / "checkpoint.zip", device="cpu")  # QTRAN-authors: QTRAN
     env = trmarl.make(match["env"], penalty=float(match["penalty"]))
     base = env.unwrapped
     totals: dict[str, list[float]] = {"return": [], "captures": [], "penalties": [], "distance": []}
