@@ -27,7 +27,8 @@ def behaviour(folder: Path, n_episodes: int) -> dict[str, float]:
     if match is None:
         raise SystemExit(f"{folder}: not a predator-prey run folder ({{env}}_P{{penalty}}_{{algo}}_...)")
     model = getattr(trmarl, match["algo"].split("-")[0]).load(folder / "checkpoint.zip", device="cpu")  # QTRAN-authors: QTRAN
-    env = trmarl.make(match["env"], penalty=float(match["penalty"]))
+    observation = "relative" if match["setting"] == "authors-agents" else "absolute"  # what the agents were trained on
+    env = trmarl.make(match["env"], penalty=float(match["penalty"]), observation=observation)
     base = env.unwrapped
     totals: dict[str, list[float]] = {"return": [], "captures": [], "penalties": [], "distance": []}
     for episode in range(n_episodes):

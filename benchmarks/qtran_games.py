@@ -28,7 +28,8 @@ code does (its buffer outlasts training); 8000 env steps, 4 envs, batch 32, Adam
 pymarl2 defaults of each algorithm with a shorter epsilon anneal, or with ``--squeeze-setting authors`` /
 ``--pp-setting authors`` the authors' learner as far as trmarl's episode learner allows (:data:`SQUEEZE_AUTHORS`,
 :data:`PP_AUTHORS`), or with ``--pp-setting authors-steps`` their one update on 32 transitions per env step
-(:data:`PP_AUTHORS_STEPS`). The paper trains predator-prey for 3M (5x5) and 6M (7x7) steps.
+(:data:`PP_AUTHORS_STEPS`), or with ``--pp-setting authors-agents`` that and their agent networks, inputs and warm-up
+(:data:`PP_AUTHORS_AGENTS`). The paper trains predator-prey for 3M (5x5) and 6M (7x7) steps.
 """
 
 from __future__ import annotations
@@ -244,6 +245,23 @@ different: updates start once 32 transitions are stored (the authors wait for 9,
 instead of per-agent networks."""
 
 
+PP_AUTHORS_AGENTS = dict(
+    PP_AUTHORS_STEPS,
+    mlp_hidden_layers=3,  # dense_h1..h3 of 64 ReLU units, then the Q layer
+    init_std=0.1,  # every dense layer: N(0, 0.1) weights, zero biases
+    warmup_steps=9600,  # m_size x pre_train_step random steps before the first update
+    obs_agent_id=False,  # the id is the scalar i / n inside the relative observation
+)
+""":data:`PP_AUTHORS_STEPS` with the authors' agent networks as well (``dq_network.py``): the env's
+``observation="relative"`` input (positions relative to the predator, ``i / n``, its own position), three hidden
+layers of 64, ``N(0, 0.1)`` initialisation with zero biases (agents and mixers), and 9,600 random steps before the
+first update. The authors' agents share their weights too (``reuse=tf.AUTO_REUSE`` on the same layer names), as
+trmarl's do. Left different: the authors' QMIX and VDN networks (their QMIX has one-layer hypernetworks of width
+64 and ``elu(Q W1) + b1``); QTRAN is the pymarl or the authors' network by ``--qtran-arch``."""
+
+PP_SETTINGS = {"authors": PP_AUTHORS, "authors-steps": PP_AUTHORS_STEPS, "authors-agents": PP_AUTHORS_AGENTS}
+
+
 def run_predator_prey(
     seeds: list[int],
     steps: int,
@@ -264,9 +282,11 @@ def run_predator_prey(
             for name, cls in ALGOS.items():
                 scores = []
                 for seed in seeds:
-                    if setting in ("authors", "authors-steps"):
-                        authors = PP_AUTHORS if setting == "authors" else PP_AUTHORS_STEPS
-                        kwargs: dict[str, Any] = dict(authors, epsilon_anneal_time=int(0.45 * steps))
+                    env_kwargs: dict[str, Any] = {"penalty": penalty}
+                    if setting == "authors-agents":
+                        env_kwargs["observation"] = "relative"
+                    if setting in PP_SETTINGS:
+                        kwargs: dict[str, Any] = dict(PP_SETTINGS[setting], epsilon_anneal_time=int(0.45 * steps))
                         kwargs["buffer_size"] = 6000 if env_id == "PredatorPrey-5x5" else 10_000  # 600k / 1M steps
                         if name == "QTRAN":
                             kwargs.update(opt_loss=1.0, nopt_min_loss=1.0)
@@ -282,7 +302,7 @@ def run_predator_prey(
                     saver = Checkpointer(folder, checkpoint_every)
                     model = saver.resumed(cls, resume, device="cpu")
                     if model is None:
-                        model = cls(env_id, seed=seed, verbose=0, device="cpu", env_kwargs={"penalty": penalty}, **kwargs)
+                        model = cls(env_id, seed=seed, verbose=0, device="cpu", env_kwargs=env_kwargs, **kwargs)
                     if test_interval > 0:
                         saver.csv_logger(model)
                     if (remaining := steps - model.num_timesteps) > 0:
@@ -305,7 +325,7 @@ def main() -> None:
     parser.add_argument("--squeeze-setting", default="pymarl2", choices=["pymarl2", "authors"])
     parser.add_argument("--pp-steps", type=int, default=100_000)
     parser.add_argument("--penalties", default="0.5,1.0,1.5")
-    parser.add_argument("--pp-setting", default="pymarl2", choices=["pymarl2", "authors", "authors-steps"])
+    parser.add_argument("--pp-setting", default="pymarl2", choices=["pymarl2", *PP_SETTINGS])
     parser.add_argument("--pp-test-interval", type=int, default=0, help="log a test curve to runs/qtran_pp/ (0: off)")
     parser.add_argument("--pp-checkpoint", type=int, default=0, help="save model + replay every N steps (0: off)")
     parser.add_argument("--resume", action="store_true", help="continue predator-prey runs from their checkpoints")

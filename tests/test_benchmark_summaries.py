@@ -40,6 +40,7 @@ def test_test_curve_prefers_the_later_file_from_its_first_step(tmp_path: Path) -
     [
         ("PredatorPrey-5x5_P1_QMIX_authors-steps_s0", "QMIX", "authors-steps", None),
         ("PredatorPrey-5x5_P0.5_QTRAN-authors_authors-steps_s1", "QTRAN-authors", "authors-steps", None),
+        ("PredatorPrey-5x5_P1_QTRAN-authors_authors-agents_s0", "QTRAN-authors", "authors-agents", None),
         ("PredatorPrey-7x7_P1.5_QTRAN_authors_s2_1M", "QTRAN", "authors", "_1M"),
     ],
 )

@@ -360,6 +360,37 @@ def test_predator_prey_shapes_and_observation() -> None:
     assert obs["predator_1"].shape == (6,)
 
 
+def test_predator_prey_relative_observation() -> None:
+    """``observation="relative"``: the input the authors' Q networks build from the state (positions minus the
+    predator's own, then ``i / n``, then its own position); the state stays absolute."""
+    env = trmarl.make("PredatorPrey-7x7", observation="relative")
+    obs, _ = env.reset(seed=3)
+    assert all(o.shape == (15,) and o.dtype == np.float32 for o in obs.values())
+    assert env.state_space.shape == (12,)
+    obs = env.set_positions(predators=[[0, 0], [6, 6], [3, 2], [1, 5]], prey=[[4, 4], [0, 6]])
+    grid = np.array([0, 0, 6, 6, 3, 2, 1, 5, 4, 4, 0, 6], dtype=np.float64).reshape(-1, 2)
+    for i in range(4):
+        own = (grid[i] - 3.5) / 7.0
+        expected = np.concatenate([((grid - grid[i]) / 7.0).ravel(), [i / 4], own])
+        np.testing.assert_allclose(obs[f"predator_{i}"], expected, atol=1e-6)
+        assert env.observation_space(f"predator_{i}").contains(obs[f"predator_{i}"])
+    np.testing.assert_allclose(env.state(), (grid.ravel() - 3.5) / 7.0, rtol=1e-6)
+    step_obs = env.step({a: STAY for a in env.agents})[0]
+    assert all(o.shape == (15,) for o in step_obs.values())
+    # the rules do not depend on what the predators see
+    plain = PredatorPreyEnv(grid_size=5, penalty=1.0)
+    rel = PredatorPreyEnv(grid_size=5, penalty=1.0, observation="relative")
+    plain.reset(seed=7)
+    rel.reset(seed=7)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        actions = {a: int(rng.integers(5)) for a in plain.agents}
+        _, r1, *_ = plain.step(actions)
+        _, r2, *_ = rel.step(actions)
+        assert r1 == r2
+        np.testing.assert_array_equal(plain.state(), rel.state())
+
+
 def test_predator_prey_render() -> None:
     env = PredatorPreyEnv(render_mode="ansi")
     env.reset(seed=0)
@@ -423,6 +454,7 @@ def test_bad_payoff(payoff: object) -> None:
         {"penalty": "0.5"},
         {"max_steps": 0},
         {"render_mode": "human"},
+        {"observation": "local"},
     ],
 )
 def test_bad_predator_prey_kwargs(kwargs: dict) -> None:

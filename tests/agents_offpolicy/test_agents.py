@@ -143,6 +143,45 @@ def test_step_sampling_makes_one_update_per_steps_per_update_env_steps(cls, tmp_
     assert model._n_updates - n1 == model.num_timesteps // 2 > 0
 
 
+@pytest.mark.parametrize("sample_unit", ["episode", "step"])
+def test_warmup_steps_act_at_random_and_make_no_update(sample_unit):
+    kwargs = dict(TINY, test_nepisode=0, epsilon_anneal_time=50, epsilon_finish=0.0, warmup_steps=120)
+    if sample_unit == "step":
+        kwargs.update(sample_unit="step", use_rnn=False, obs_last_action=False)
+    model = QMIX(counter_env, n_envs=2, seed=0, **kwargs)
+    start = _params(model)
+    model.learn(100)  # all of it inside the warm-up, past the end of the epsilon anneal
+    assert model._n_updates == 0 and model.exploration_rate == 1.0
+    assert all(torch.equal(v, start[k]) for k, v in _params(model).items())
+    # the warm-up acts uniformly at random: every available action shows up for each agent
+    n = len(model.replay)
+    taken = model.replay.actions[:n][model.replay.filled[:n]]
+    assert all(set(np.unique(taken[:, i])) == {0, 1, 2, 3} for i in range(2))
+    model.learn(80, reset_num_timesteps=False)
+    assert model._n_updates > 0 and model.exploration_rate == 0.0
+    if sample_unit == "step":  # nothing is owed for the steps of the warm-up
+        assert model._n_updates <= model.num_timesteps - 120
+    with pytest.raises(ValueError, match="warmup_steps"):
+        QMIX(counter_env, n_envs=1, **dict(TINY, warmup_steps=-1))
+
+
+@pytest.mark.parametrize("cls", [QMIX, QTRAN])
+def test_init_std_draws_every_linear_of_agent_and_mixer(cls):
+    kwargs = dict(TINY, hidden_dim=64, mixing_embed_dim=64)
+    model = cls(counter_env, n_envs=1, seed=0, init_std=0.1, **kwargs)
+    for module in (model.agent, model.mixer):
+        linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+        assert linears
+        weights = torch.cat([m.weight.flatten() for m in linears])
+        assert abs(weights.std().item() - 0.1) < 0.01 and abs(weights.mean().item()) < 0.01
+        assert all(m.bias is None or not m.bias.any() for m in linears)
+    assert all(torch.equal(a, b) for a, b in zip(model.agent.parameters(), model.target_agent.parameters()))
+    default = cls(counter_env, n_envs=1, seed=0, **kwargs)  # torch's init: biases are not zero
+    assert any(m.bias.any() for m in default.agent.modules() if isinstance(m, torch.nn.Linear))
+    with pytest.raises(ValueError, match="init_std"):
+        cls(counter_env, n_envs=1, init_std=0.0, **TINY)
+
+
 def test_mlp_agents_unroll_all_slots_at_once_as_step_by_step():
     from trmarl.agents.off_policy import build_agent_inputs
 

@@ -78,6 +78,26 @@ def test_agent_network_shapes(use_rnn):
     assert q.shape == (4, 5) and h2.shape == (4, 16)
 
 
+def test_agent_network_extra_mlp_layers():
+    torch.manual_seed(0)
+    net = AgentNetwork(7, 5, hidden_dim=16, use_rnn=False, mlp_hidden_layers=3)
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 4  # input, second hidden, third hidden, output
+    x = torch.randn(4, 7)
+    q, h = net(x, net.initial_state(4))
+    # the returned hidden features are the second layer's (what the QTRAN authors' joint network reads)
+    second = torch.relu(net.rnn(torch.relu(net.fc1(x))))
+    assert torch.allclose(h, second)
+    assert torch.allclose(q, net.fc2(torch.relu(net.extra[0](second))))
+    with torch.no_grad():
+        net.extra[0].weight.add_(1.0)
+    assert not torch.allclose(net(x, net.initial_state(4))[0], q)  # the extra layer is on the path to Q
+    assert len(AgentNetwork(7, 5, 16, use_rnn=False).extra) == 0  # the default keeps the old parameter names
+    for bad in (dict(use_rnn=False, mlp_hidden_layers=1), dict(use_rnn=True, mlp_hidden_layers=3)):
+        with pytest.raises(ValueError, match="mlp_hidden_layers"):
+            AgentNetwork(7, 5, 16, **bad)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Targets
 # ---------------------------------------------------------------------------------------------------------------

@@ -117,16 +117,28 @@ class AgentNetwork(nn.Module):
     Args:
         input_dim: Size of one agent's input (observation + last action one-hot + agent id one-hot).
         n_actions: ``A``.
-        hidden_dim: Width of the hidden layer and of the GRU state (pymarl: 64).
+        hidden_dim: Width of the hidden layers and of the GRU state (pymarl: 64).
         use_rnn: GRU cell (True) or a second ReLU layer (False).
+        mlp_hidden_layers: Hidden ReLU layers of the MLP (``use_rnn=False``), at least 2; the extra ones after the
+            second are ``hidden_dim`` wide. GRU agents need the default 2.
+
+    Raises:
+        ValueError: ``mlp_hidden_layers`` below 2, or other than 2 with ``use_rnn=True``.
     """
 
-    def __init__(self, input_dim: int, n_actions: int, hidden_dim: int = 64, use_rnn: bool = True) -> None:
+    def __init__(
+        self, input_dim: int, n_actions: int, hidden_dim: int = 64, use_rnn: bool = True, mlp_hidden_layers: int = 2
+    ) -> None:
         super().__init__()
+        if mlp_hidden_layers < 2 or (use_rnn and mlp_hidden_layers != 2):
+            raise ValueError(
+                f"mlp_hidden_layers must be at least 2, and 2 with GRU agents (use_rnn=True); got {mlp_hidden_layers}"
+            )
         self.hidden_dim = hidden_dim
         self.use_rnn = use_rnn
         self.fc1 = nn.Linear(input_dim, hidden_dim)
         self.rnn: nn.Module = nn.GRUCell(hidden_dim, hidden_dim) if use_rnn else nn.Linear(hidden_dim, hidden_dim)
+        self.extra = nn.ModuleList(nn.Linear(hidden_dim, hidden_dim) for _ in range(mlp_hidden_layers - 2))
         self.fc2 = nn.Linear(hidden_dim, n_actions)
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -137,7 +149,10 @@ class AgentNetwork(nn.Module):
         """One step: ``inputs (M, input_dim)``, ``hidden (M, H)`` -> ``q (M, A)``, ``hidden (M, H)``."""
         x = F.relu(self.fc1(inputs))
         h = self.rnn(x, hidden) if self.use_rnn else F.relu(self.rnn(x))
-        return self.fc2(h), h
+        y = h
+        for layer in self.extra:
+            y = F.relu(layer(y))
+        return self.fc2(y), h
 
 
 def build_agent_inputs(obs: torch.Tensor, last_actions: torch.Tensor | None, n_actions: int, agent_id: bool) -> torch.Tensor:
@@ -288,6 +303,15 @@ class OffPolicyConfig:
     """Feed the agent its previous action, one-hot (pymarl/pymarl2: True; epymarl: False)."""
     obs_agent_id: bool = True
     """Feed the agent its id, one-hot (pymarl: True)."""
+    mlp_hidden_layers: int = 2
+    """Hidden ReLU layers of MLP agents (``use_rnn=False``; epymarl 2, the QTRAN authors' predator-prey networks 3)."""
+    init_std: float | None = None
+    """None keeps torch's default initialisation; a number draws the weights of every ``nn.Linear`` of the agent and
+    mixing networks from ``N(0, init_std)`` with zero biases (the QTRAN authors' TensorFlow code: 0.1)."""
+    warmup_steps: int = 0
+    """Env steps at the start of training that act uniformly at random (within the action masks) and make no
+    gradient step (SB3 DQN's ``learning_starts``; the QTRAN authors' predator-prey: ``32 x 300 = 9600``). Epsilon
+    anneals from step 0 all the same."""
     test_interval: int = 10_000
     """Run greedy test episodes every this many env steps (pymarl ``sc2.yaml``: 10k)."""
     test_nepisode: int = 32
@@ -334,11 +358,26 @@ class OffPolicyAgent(BaseAgent):
             raise ValueError(f"{self.algorithm_name or type(self).__name__} needs discrete actions; this env's are continuous")
         self.n_agents, self.n_actions = sp.n_agents, sp.n_actions
         self.agent = AgentNetwork(
-            _q_network_inputs(cfg, sp.obs_dim, sp.n_actions, sp.n_agents), sp.n_actions, cfg.hidden_dim, cfg.use_rnn
+            _q_network_inputs(cfg, sp.obs_dim, sp.n_actions, sp.n_agents),
+            sp.n_actions,
+            cfg.hidden_dim,
+            cfg.use_rnn,
+            cfg.mlp_hidden_layers,
         ).to(self.device)
         self.mixer: nn.Module | None = self._setup_mixer()
         if self.mixer is not None:
             self.mixer.to(self.device)
+        if cfg.init_std is not None:
+            if not cfg.init_std > 0:
+                raise ValueError(f"init_std must be positive or None, got {cfg.init_std}")
+            for module in (self.agent, self.mixer):
+                for layer in [] if module is None else module.modules():
+                    if isinstance(layer, nn.Linear):
+                        nn.init.normal_(layer.weight, 0.0, cfg.init_std)
+                        if layer.bias is not None:
+                            nn.init.zeros_(layer.bias)
+        if cfg.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {cfg.warmup_steps}")
         self.target_agent = copy.deepcopy(self.agent).requires_grad_(False)
         self.target_mixer = None if self.mixer is None else copy.deepcopy(self.mixer).requires_grad_(False)
         params = list(self.agent.parameters()) + ([] if self.mixer is None else list(self.mixer.parameters()))
@@ -400,7 +439,9 @@ class OffPolicyAgent(BaseAgent):
 
     @property
     def exploration_rate(self) -> float:
-        """The current epsilon (SB3's DQN name)."""
+        """The current epsilon (SB3's DQN name): 1 during the ``warmup_steps``, then the schedule's."""
+        if self.num_timesteps < self.config.warmup_steps:
+            return 1.0
         return self.exploration(self.num_timesteps)
 
     # ----------------------------------------------------------------------------------------------------------
@@ -608,15 +649,17 @@ class OffPolicyAgent(BaseAgent):
         ``sample_unit="episode"``: one step on ``batch_size`` episodes once the replay holds that many.
         ``sample_unit="step"``: one step on ``batch_size`` single steps per ``steps_per_update`` env steps collected
         since the last call, once the replay holds ``batch_size`` steps (steps collected before that are not owed).
+        Neither makes a gradient step before ``warmup_steps`` env steps (nor owes one for them).
         """
         cfg = self.config
         if cfg.sample_unit == "episode":
-            if self.replay.can_sample(cfg.batch_size):
+            if self.replay.can_sample(cfg.batch_size) and self.num_timesteps >= cfg.warmup_steps:
                 self._update(self.replay.sample(cfg.batch_size, self.device))
             return
-        if self.replay.n_steps() < cfg.batch_size:
+        if self.replay.n_steps() < cfg.batch_size or self.num_timesteps < cfg.warmup_steps:
             self._trained_t = self.num_timesteps
             return
+        self._trained_t = max(self._trained_t, cfg.warmup_steps)  # the warm-up's steps are not owed
         n_updates = (self.num_timesteps - self._trained_t) // cfg.steps_per_update
         self._trained_t += n_updates * cfg.steps_per_update
         for _ in range(n_updates):

@@ -9,8 +9,9 @@ Import                 ``trmarl.make("PredatorPrey-5x5")``, ``trmarl.make("Preda
 Class                  :class:`PredatorPreyEnv`
 Agents                 the predators ``predator_0`` ... ``predator_{n-1}`` (the prey are part of the environment)
 Actions                Discrete(5): 0 up, 1 left, 2 stay, 3 right, 4 down
-Observation            Box(-0.5, 0.5, (2 (n_predators + n_prey),), float32), the same for every predator
-State                  the same vector as the observation
+Observation            Box(-0.5, 0.5, (2 (n_predators + n_prey),), float32), the same for every predator; with
+                       ``observation="relative"`` Box(-1, 1, (2 (n_predators + n_prey) + 3,), float32), per predator
+State                  all positions, Box(-0.5, 0.5, (2 (n_predators + n_prey),), float32)
 Episode length         ``max_steps`` (100); episodes end by truncation only, never termination
 Reward                 the team reward, given in full to **every** predator
 Render modes           ``None``, ``"ansi"``, ``"rgb_array"``
@@ -54,6 +55,13 @@ Observation:
     as ``((row - m/2) / m, (col - m/2) / m)`` with ``m = grid_size``. Every predator gets this vector, and it is also
     the state. The env's per-agent 3x3 local views in the authors' code are unused by their learners and are not
     reproduced.
+
+    ``observation="relative"`` gives each predator what the authors' Q networks actually read (``dq_network.py``,
+    the input built inside every ``generate_*`` network from that state): the state with predator ``i``'s own
+    entry subtracted from every position (so ``(p_j - p_i) / m`` for every agent ``j``, zeros at ``j = i``), then
+    the scalar ``i / n_predators``, then predator ``i``'s own normalised position; ``2 (n_predators + n_prey) + 3``
+    values. The scalar is the authors' agent id, so learners need no one-hot id on top of it. The state stays the
+    absolute positions.
 
 Testing hooks:
     :meth:`PredatorPreyEnv.set_positions` places the agents by hand and :meth:`PredatorPreyEnv.set_prey_actions`
@@ -149,6 +157,8 @@ class PredatorPreyEnv(ParallelEnv[str, np.ndarray, int]):
             divided by 10).
         max_steps: Episode length; the episode is truncated after this many steps.
         render_mode: ``None``, ``"ansi"`` or ``"rgb_array"``.
+        observation: ``"absolute"`` (every predator sees the state) or ``"relative"`` (the input of the authors' Q
+            networks: positions relative to the predator, its id ``i / n_predators`` and its own position).
 
     Attributes:
         predator_positions: ``(n_predators, 2)`` int64 ``(row, col)`` positions (a copy).
@@ -157,8 +167,8 @@ class PredatorPreyEnv(ParallelEnv[str, np.ndarray, int]):
 
     Raises:
         ValueError: On a grid smaller than 2, fewer than one predator or prey, more agents than ``grid_size**2 - 1``
-            (a caught prey needs a free cell), a negative or non-finite penalty, a ``max_steps`` below 1, or an
-            unknown ``render_mode``.
+            (a caught prey needs a free cell), a negative or non-finite penalty, a ``max_steps`` below 1, an
+            unknown ``render_mode`` or an unknown ``observation``.
     """
 
     metadata: dict[str, Any] = {
@@ -179,6 +189,7 @@ class PredatorPreyEnv(ParallelEnv[str, np.ndarray, int]):
         penalty: float = 0.5,
         max_steps: int = 100,
         render_mode: str | None = None,
+        observation: str = "absolute",
     ) -> None:
         for key, value, low in (("grid_size", grid_size, 2), ("n_predators", n_predators, 1), ("n_prey", n_prey, 1)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
@@ -200,6 +211,9 @@ class PredatorPreyEnv(ParallelEnv[str, np.ndarray, int]):
             raise ValueError(
                 f"PredatorPreyEnv: render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
             )
+        if observation not in ("absolute", "relative"):
+            raise ValueError(f"PredatorPreyEnv: observation must be 'absolute' or 'relative', got {observation!r}")
+        self.observation = observation
         self.grid_size = int(grid_size)
         self.n_predators = int(n_predators)
         self.n_prey = int(n_prey)
@@ -209,7 +223,11 @@ class PredatorPreyEnv(ParallelEnv[str, np.ndarray, int]):
         self.possible_agents = [f"predator_{i}" for i in range(self.n_predators)]
         self.agents: list[str] = []
         dim = 2 * (self.n_predators + self.n_prey)
-        self.observation_spaces = {a: spaces.Box(-0.5, 0.5, shape=(dim,), dtype=np.float32) for a in self.possible_agents}
+        if observation == "absolute":
+            obs_box = spaces.Box(-0.5, 0.5, shape=(dim,), dtype=np.float32)
+        else:  # differences lie within +-(m - 1)/m, the id in [0, 1), the own position in [-0.5, 0.5)
+            obs_box = spaces.Box(-1.0, 1.0, shape=(dim + 3,), dtype=np.float32)
+        self.observation_spaces = {a: obs_box for a in self.possible_agents}
         self.action_spaces = {a: spaces.Discrete(5) for a in self.possible_agents}
         self.state_space = spaces.Box(-0.5, 0.5, shape=(dim,), dtype=np.float32)
         self._n_actions = dict.fromkeys(self.possible_agents, 5)
@@ -232,6 +250,21 @@ class PredatorPreyEnv(ParallelEnv[str, np.ndarray, int]):
         """All positions, predators then prey, each ``((row - m/2) / m, (col - m/2) / m)``; float32."""
         m = float(self.grid_size)
         return ((self._pos.astype(np.float64) - m / 2.0) / m).astype(np.float32).ravel()
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        """Each live predator's observation (see the module docstring)."""
+        state = self.state()
+        if self.observation == "absolute":
+            return {a: state.copy() for a in self.agents}
+        positions = state.reshape(-1, 2)
+        obs = {}
+        for i, agent in enumerate(self.possible_agents):
+            if agent in self.agents:
+                own = positions[i]
+                obs[agent] = np.concatenate(
+                    [(positions - own).ravel(), np.array([i / self.n_predators], dtype=np.float32), own]
+                ).astype(np.float32)
+        return obs
 
     @property
     def predator_positions(self) -> np.ndarray:
@@ -268,8 +301,7 @@ class PredatorPreyEnv(ParallelEnv[str, np.ndarray, int]):
         if len({(int(r), int(c)) for r, c in pos}) != len(pos):
             raise ValueError(f"set_positions: two agents share a cell in {pos.tolist()}")
         self._pos = pos.astype(np.int64)
-        obs = self.state()
-        return {a: obs.copy() for a in self.agents}
+        return self._observations()
 
     def set_prey_actions(self, actions: Sequence[int]) -> None:
         """Testing hook: the prey take ``actions`` (one per prey) on the next step instead of random ones.
@@ -308,8 +340,7 @@ class PredatorPreyEnv(ParallelEnv[str, np.ndarray, int]):
         self.agents = list(self.possible_agents)
         self.n_steps = 0
         self._forced_prey_actions = None
-        obs = self.state()
-        return {a: obs.copy() for a in self.agents}, {a: {} for a in self.agents}
+        return self._observations(), {a: {} for a in self.agents}
 
     def step(
         self, actions: dict[str, Any]
@@ -348,13 +379,13 @@ class PredatorPreyEnv(ParallelEnv[str, np.ndarray, int]):
 
         self.n_steps += 1
         truncated = self.n_steps >= self.max_steps
-        obs = self.state()
+        obs = self._observations()
         agents = self.agents
         if truncated:
             self.agents = []
         info = {"captures": int(caught.sum()), "penalties": int(single.sum())}
         return (
-            {a: obs.copy() for a in agents},
+            obs,
             dict.fromkeys(agents, reward),
             dict.fromkeys(agents, False),
             dict.fromkeys(agents, truncated),
