@@ -83,9 +83,12 @@ def test_predict_masks_dicts_and_recurrent_state():
     assert set(acts) == {"a", "b"} and all(pz_obs[a]["action_mask"][acts[a]] for a in acts)
 
 
-@pytest.mark.parametrize("cls", [QMIX, QTRAN])
-def test_save_load_round_trip_gives_identical_greedy_actions(cls, tmp_path):
-    model = cls(counter_env, n_envs=2, seed=3, **TINY).learn(120)
+AUTHORS_AGENTS = dict(use_rnn=False, obs_last_action=False, mlp_hidden_layers=3, init_std=0.1, warmup_steps=30)
+
+
+@pytest.mark.parametrize(("cls", "extra"), [(QMIX, {}), (QTRAN, {}), (QTRAN, AUTHORS_AGENTS)])
+def test_save_load_round_trip_gives_identical_greedy_actions(cls, extra, tmp_path):
+    model = cls(counter_env, n_envs=2, seed=3, **TINY, **extra).learn(120)
     path = model.save(tmp_path / "model")
     loaded = trmarl.load(path)
     assert type(loaded) is cls and loaded.num_timesteps == model.num_timesteps
