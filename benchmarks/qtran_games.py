@@ -256,8 +256,9 @@ PP_AUTHORS_AGENTS = dict(
 ``observation="relative"`` input (positions relative to the predator, ``i / n``, its own position), three hidden
 layers of 64, ``N(0, 0.1)`` initialisation with zero biases (agents and mixers), and 9,600 random steps before the
 first update. The authors' agents share their weights too (``reuse=tf.AUTO_REUSE`` on the same layer names), as
-trmarl's do. Left different: the authors' QMIX and VDN networks (their QMIX has one-layer hypernetworks of width
-64 and ``elu(Q W1) + b1``); QTRAN is the pymarl or the authors' network by ``--qtran-arch``."""
+trmarl's do. QMIX gets their mixer's sizes (``generate_QMIX``: one-layer hypernetworks, width 64); left different:
+their QMIX adds ``b1`` after the ELU (``elu(Q W1) + b1``, trmarl ``elu(Q W1 + b1)``). QTRAN is pymarl's or the
+authors' network by ``--qtran-arch``."""
 
 PP_SETTINGS = {"authors": PP_AUTHORS, "authors-steps": PP_AUTHORS_STEPS, "authors-agents": PP_AUTHORS_AGENTS}
 
@@ -290,6 +291,8 @@ def run_predator_prey(
                         kwargs["buffer_size"] = 6000 if env_id == "PredatorPrey-5x5" else 10_000  # 600k / 1M steps
                         if name == "QTRAN":
                             kwargs.update(opt_loss=1.0, nopt_min_loss=1.0)
+                        if name == "QMIX" and setting == "authors-agents":  # their generate_QMIX
+                            kwargs.update(mixing_embed_dim=64, hypernet_embed=0)
                     else:
                         kwargs = dict(batch_size=32, epsilon_anneal_time=steps // 2)
                     label, variant = qtran_variant(name, qtran_arch)
