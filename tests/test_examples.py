@@ -56,3 +56,22 @@ def test_embed_policy() -> None:
         pytest.skip("no shipped QTRAN checkpoint")
     out = run_example("embed_policy.py", "--algo", "QTRAN", "--env", "MatrixGame-QTRAN", "--episodes", "2")
     assert out.count("return 8.00") == 2
+
+
+def test_qtran_predator_prey(tmp_path: Path) -> None:
+    from trmarl import QTRAN
+
+    out = run_example(
+        "qtran_predator_prey.py",
+        "--timesteps",
+        "300",
+        "--warmup",
+        "100",
+        "--test-interval",
+        "150",
+        "--out",
+        str(tmp_path),
+    )
+    assert out.count("greedy test return") == 2 and "one greedy episode: return" in out
+    model = QTRAN.load(tmp_path / "model.zip")
+    assert model.config.qtran_arch == "authors" and model.config.mlp_hidden_layers == 3
