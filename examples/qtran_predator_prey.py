@@ -7,8 +7,9 @@ agents (``observation="relative"``, three hidden layers, ``N(0, 0.1)`` initialis
 and their learner (one gradient step on 32 single transitions per env step), prints the greedy test return as it
 goes, saves the model and replays one greedy episode with the captures and penalties it collects.
 
-Run: ``python examples/qtran_predator_prey.py`` (600k env steps, about 25 minutes on one CPU core; at ``P = 0.5`` the
-authors' network left the trap between 300k and 500k steps on the seeds measured in ``docs/benchmarks.md``).
+Run: ``python examples/qtran_predator_prey.py`` (600k env steps, about half an hour on one CPU core: the 1M-step
+benchmark run of this setting took 2,713 s; there, at ``P = 0.5``, it left the trap by 200k steps and scored 28.9 at
+1M, see ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
