@@ -8,8 +8,8 @@ and their learner (one gradient step on 32 single transitions per env step), pri
 goes, saves the model and replays one greedy episode with the captures and penalties it collects.
 
 Run: ``python examples/qtran_predator_prey.py`` (600k env steps, about half an hour on one CPU core: the 1M-step
-benchmark run of this setting took 2,713 s; there, at ``P = 0.5``, it left the trap by 200k steps and scored 28.9 at
-1M, see ``docs/benchmarks.md``).
+benchmark run of this setting took 2,713 s; there, at ``P = 0.5`` with epsilon annealed over 450k steps rather than
+the 270k of this 600k-step default, it left the trap by 200k steps and scored 28.9 at 1M, see ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
