@@ -75,12 +75,15 @@ def matrix_tables(model: Any) -> tuple[np.ndarray, tuple[int, int]]:
     return table, (int(q[0].argmax()), int(q[1].argmax()))
 
 
-def qtran_variant(name: str, qtran_arch: str) -> tuple[str, dict[str, Any]]:
-    """The column label and extra kwargs of algorithm ``name`` for ``--qtran-arch``: the authors' QTRAN-base comes with
-    their loss weights (1 on both constraints)."""
-    if name != "QTRAN" or qtran_arch == "qtran_paper":
-        return name, {}
-    return f"QTRAN-{qtran_arch}", dict(qtran_arch=qtran_arch, opt_loss=1.0, nopt_min_loss=1.0)
+def algo_variant(name: str, qtran_arch: str, qmix_mixer: str = "pymarl") -> tuple[str, dict[str, Any]]:
+    """The column label and extra kwargs of algorithm ``name`` for ``--qtran-arch`` and ``--qmix-mixer``: the authors'
+    QTRAN-base comes with their loss weights (1 on both constraints), the authors' QMIX mixer adds ``b1`` after the
+    ELU."""
+    if name == "QTRAN" and qtran_arch != "qtran_paper":
+        return f"QTRAN-{qtran_arch}", dict(qtran_arch=qtran_arch, opt_loss=1.0, nopt_min_loss=1.0)
+    if name == "QMIX" and qmix_mixer == "authors":
+        return "QMIX-authors", dict(mixer_bias_after_elu=True)
+    return name, {}
 
 
 def run_matrix(seeds: list[int], steps: int, qtran_arch: str = "qtran_paper") -> None:
@@ -89,7 +92,7 @@ def run_matrix(seeds: list[int], steps: int, qtran_arch: str = "qtran_paper") ->
     print("|---|---|---|---|---|")
     tables: dict[str, np.ndarray] = {}
     for algo, cls in ALGOS.items():
-        name, variant = qtran_variant(algo, qtran_arch)
+        name, variant = algo_variant(algo, qtran_arch)
         greedy_all, payoffs, tabs = [], [], []
         start = time.perf_counter()
         for seed in seeds:
@@ -150,7 +153,7 @@ authors' loss weights (``alpha = 1`` on ``L_opt + L_nopt``) instead of pymarl's 
 
 def run_squeeze(seeds: list[int], steps: int, setting: str = "pymarl2", qtran_arch: str = "qtran_paper") -> None:
     print(f"## Gaussian squeeze, {steps} env steps, {setting} setting, seeds {seeds}: mean greedy reward\n")
-    print("| env | oracle (best joint action per x) | " + " | ".join(qtran_variant(n, qtran_arch)[0] for n in ALGOS) + " |")
+    print("| env | oracle (best joint action per x) | " + " | ".join(algo_variant(n, qtran_arch)[0] for n in ALGOS) + " |")
     print("|---|---|" + "---|" * len(ALGOS))
     for env_id in ("GaussianSqueeze", "MultiDomainGaussianSqueeze"):
         row = [f"{squeeze_oracle(env_id.startswith('MultiDomain')):.2f}"]
@@ -163,7 +166,7 @@ def run_squeeze(seeds: list[int], steps: int, setting: str = "pymarl2", qtran_ar
                         kwargs.update(opt_loss=1.0, nopt_min_loss=1.0)
                 else:
                     kwargs = dict(batch_size=32, epsilon_anneal_time=steps // 2, buffer_size=5000)
-                kwargs.update(qtran_variant(name, qtran_arch)[1])
+                kwargs.update(algo_variant(name, qtran_arch)[1])
                 model = cls(env_id, seed=seed, verbose=0, device="cpu", test_nepisode=0, **kwargs)
                 scores.append(evaluate(model.learn(steps), 200))
             row.append(f"{np.mean(scores):.2f} ± {np.std(scores):.2f}")
@@ -257,8 +260,9 @@ PP_AUTHORS_AGENTS = dict(
 layers of 64, ``N(0, 0.1)`` initialisation with zero biases (agents and mixers), and 9,600 random steps before the
 first update. The authors' agents share their weights too (``reuse=tf.AUTO_REUSE`` on the same layer names), as
 trmarl's do. QMIX gets their mixer's sizes (``generate_QMIX``: one-layer hypernetworks, width 64); left different:
-their QMIX adds ``b1`` after the ELU (``elu(Q W1) + b1``, trmarl ``elu(Q W1 + b1)``). QTRAN is pymarl's or the
-authors' network by ``--qtran-arch``."""
+their QMIX adds ``b1`` after the ELU (``elu(Q W1) + b1``, pymarl's and trmarl's default ``elu(Q W1 + b1)``), which
+``--qmix-mixer authors`` turns on (``mixer_bias_after_elu``). QTRAN is pymarl's or the authors' network by
+``--qtran-arch``."""
 
 PP_SETTINGS = {"authors": PP_AUTHORS, "authors-steps": PP_AUTHORS_STEPS, "authors-agents": PP_AUTHORS_AGENTS}
 
@@ -273,9 +277,10 @@ def run_predator_prey(
     checkpoint_every: int = 0,
     resume: bool = False,
     qtran_arch: str = "qtran_paper",
+    qmix_mixer: str = "pymarl",
 ) -> None:
     print(f"## Predator-prey, {steps} env steps, {setting} setting, seeds {seeds}: mean greedy return per episode\n")
-    print("| env | P | scripted | " + " | ".join(qtran_variant(n, qtran_arch)[0] for n in ALGOS) + " |")
+    print("| env | P | scripted | " + " | ".join(algo_variant(n, qtran_arch, qmix_mixer)[0] for n in ALGOS) + " |")
     print("|---|---|---|" + "---|" * len(ALGOS))
     for env_id in env_ids:
         for penalty in penalties:
@@ -295,7 +300,7 @@ def run_predator_prey(
                             kwargs.update(mixing_embed_dim=64, hypernet_embed=0)
                     else:
                         kwargs = dict(batch_size=32, epsilon_anneal_time=steps // 2)
-                    label, variant = qtran_variant(name, qtran_arch)
+                    label, variant = algo_variant(name, qtran_arch, qmix_mixer)
                     kwargs.update(variant)
                     if test_interval > 0:  # a learning curve: 16 greedy test episodes every test_interval steps
                         kwargs.update(test_interval=test_interval, test_nepisode=16)
@@ -340,6 +345,12 @@ def main() -> None:
         choices=["qtran_paper", "authors"],
         help="QTRAN's networks and losses: pymarl's QTranBase or the authors' code (pqmix7, with their loss weights)",
     )
+    parser.add_argument(
+        "--qmix-mixer",
+        default="pymarl",
+        choices=["pymarl", "authors"],
+        help="QMIX's mixer: pymarl's ELU(Q W1 + b1) or the authors' ELU(Q W1) + b1 (predator-prey only)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the networks are tiny)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -369,6 +380,7 @@ def main() -> None:
             args.pp_checkpoint,
             args.resume,
             args.qtran_arch,
+            args.qmix_mixer,
         )
 
 

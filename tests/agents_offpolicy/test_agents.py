@@ -86,12 +86,17 @@ def test_predict_masks_dicts_and_recurrent_state():
 AUTHORS_AGENTS = dict(use_rnn=False, obs_last_action=False, mlp_hidden_layers=3, init_std=0.1, warmup_steps=30)
 
 
-@pytest.mark.parametrize(("cls", "extra"), [(QMIX, {}), (QTRAN, {}), (QTRAN, AUTHORS_AGENTS)])
+@pytest.mark.parametrize(
+    ("cls", "extra"),
+    [(QMIX, {}), (QMIX, dict(AUTHORS_AGENTS, mixer_bias_after_elu=True)), (QTRAN, {}), (QTRAN, AUTHORS_AGENTS)],
+)
 def test_save_load_round_trip_gives_identical_greedy_actions(cls, extra, tmp_path):
     model = cls(counter_env, n_envs=2, seed=3, **TINY, **extra).learn(120)
     path = model.save(tmp_path / "model")
     loaded = trmarl.load(path)
     assert type(loaded) is cls and loaded.num_timesteps == model.num_timesteps
+    if cls is QMIX:  # the mixer form travels with the checkpoint
+        assert loaded.mixer.bias_after_elu is model.mixer.bias_after_elu is bool(extra)
     assert loaded.exploration_rate == pytest.approx(model.exploration_rate)
     for k, v in _params(model).items():
         assert torch.equal(v, _params(loaded)[k]), k

@@ -168,10 +168,10 @@ def test_vdn_mixer_is_the_sum():
     assert torch.allclose(VDNMixer()(qs, torch.randn(4, 5, 8)), qs.sum(-1, keepdim=True))
 
 
-@pytest.mark.parametrize("hypernet_embed", [64, 0])
-def test_qmix_mixer_is_monotonic_in_every_agent_q(hypernet_embed):
+@pytest.mark.parametrize("hypernet_embed, bias_after_elu", [(64, False), (0, False), (0, True)])
+def test_qmix_mixer_is_monotonic_in_every_agent_q(hypernet_embed, bias_after_elu):
     torch.manual_seed(1)
-    mixer = QMixer(n_agents=4, state_dim=10, embed_dim=8, hypernet_embed=hypernet_embed)
+    mixer = QMixer(n_agents=4, state_dim=10, embed_dim=8, hypernet_embed=hypernet_embed, bias_after_elu=bias_after_elu)
     qs = (torch.randn(16, 3, 4) * 5).requires_grad_(True)
     state = torch.randn(16, 3, 10) * 3
     q_tot = mixer(qs, state)
@@ -180,6 +180,24 @@ def test_qmix_mixer_is_monotonic_in_every_agent_q(hypernet_embed):
     assert (grad >= 0).all()
     # and not trivially zero: raising one agent's Q raises Q_tot somewhere
     assert (grad > 0).any()
+
+
+@pytest.mark.parametrize("bias_after_elu", [False, True])
+def test_qmix_mixer_places_b1_inside_or_after_the_elu(bias_after_elu):
+    torch.manual_seed(2)
+    mixer = QMixer(n_agents=3, state_dim=5, embed_dim=4, hypernet_embed=0, bias_after_elu=bias_after_elu)
+    qs, state = torch.randn(2, 6, 3) * 3, torch.randn(2, 6, 5)
+    s, q = state.reshape(-1, 5), qs.reshape(-1, 1, 3)
+    w1 = mixer.hyper_w1(s).abs().view(-1, 3, 4)
+    b1 = mixer.hyper_b1(s).view(-1, 1, 4)
+    mixed = torch.bmm(q, w1)
+    hidden = torch.nn.functional.elu(mixed) + b1 if bias_after_elu else torch.nn.functional.elu(mixed + b1)
+    expected = torch.bmm(hidden, mixer.hyper_w2(s).abs().view(-1, 4, 1)) + mixer.hyper_v(s).view(-1, 1, 1)
+    assert torch.allclose(mixer(qs, state), expected.view(2, 6, 1), atol=1e-6)
+    # the two forms differ: the other placement gives another Q_tot
+    other = QMixer(n_agents=3, state_dim=5, embed_dim=4, hypernet_embed=0, bias_after_elu=not bias_after_elu)
+    other.load_state_dict(mixer.state_dict())
+    assert not torch.allclose(other(qs, state), mixer(qs, state), atol=1e-3)
 
 
 # ---------------------------------------------------------------------------------------------------------------

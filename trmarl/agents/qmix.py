@@ -62,18 +62,27 @@ class QMixer(nn.Module):
 
         W1 = |Linear(S, H) -> ReLU -> Linear(H, N E)|(s)     b1 = Linear(S, E)(s)
         W2 = |Linear(S, H) -> ReLU -> Linear(H, E)|(s)       V  = Linear(S, E) -> ReLU -> Linear(E, 1)
-        Q_tot = ELU(Q W1 + b1) W2 + V(s)
+        Q_tot = ELU(Q W1 + b1) W2 + V(s)          (bias_after_elu: (ELU(Q W1) + b1) W2 + V(s))
 
     Args:
         n_agents: ``N``.
         state_dim: ``S``.
         embed_dim: ``E`` (pymarl ``mixing_embed_dim``: 32).
         hypernet_embed: ``H`` (pymarl ``hypernet_embed``: 64); 0 gives one-layer hypernetworks (``hypernet_layers: 1``).
+        bias_after_elu: add ``b1`` after the ELU, as the QTRAN authors' QMIX does (their ``generate_QMIX``); pymarl
+            adds it before. Either way ``Q_tot`` stays monotonic in every ``Q_i``.
     """
 
-    def __init__(self, n_agents: int, state_dim: int, embed_dim: int = 32, hypernet_embed: int = 64) -> None:
+    def __init__(
+        self,
+        n_agents: int,
+        state_dim: int,
+        embed_dim: int = 32,
+        hypernet_embed: int = 64,
+        bias_after_elu: bool = False,
+    ) -> None:
         super().__init__()
-        self.n_agents, self.embed_dim = n_agents, embed_dim
+        self.n_agents, self.embed_dim, self.bias_after_elu = n_agents, embed_dim, bias_after_elu
 
         def hyper(out: int) -> nn.Module:
             if hypernet_embed <= 0:
@@ -92,7 +101,8 @@ class QMixer(nn.Module):
         s = state.reshape(-1, state.shape[-1])  # (BT, S)
         w1 = self.hyper_w1(s).abs().view(-1, self.n_agents, self.embed_dim)  # (BT, N, E)
         b1 = self.hyper_b1(s).view(-1, 1, self.embed_dim)  # (BT, 1, E)
-        hidden = F.elu(torch.bmm(qs, w1) + b1)  # (BT, 1, E)
+        mixed = torch.bmm(qs, w1)  # (BT, 1, E)
+        hidden = F.elu(mixed) + b1 if self.bias_after_elu else F.elu(mixed + b1)
         w2 = self.hyper_w2(s).abs().view(-1, self.embed_dim, 1)  # (BT, E, 1)
         v = self.hyper_v(s).view(-1, 1, 1)  # (BT, 1, 1)
         return (torch.bmm(hidden, w2) + v).view(*lead, 1)
@@ -113,6 +123,8 @@ class QMIXConfig(OffPolicyConfig):
     """QMIX mixer width ``E`` (pymarl/pymarl2 ``mixing_embed_dim``)."""
     hypernet_embed: int = 64
     """QMIX hypernetwork hidden width ``H`` (pymarl ``hypernet_embed``, ``hypernet_layers: 2``); 0: one-layer."""
+    mixer_bias_after_elu: bool = False
+    """QMIX mixer: ``ELU(Q W1) + b1`` (the QTRAN authors' QMIX) instead of pymarl's ``ELU(Q W1 + b1)``."""
 
 
 @dataclass(kw_only=True)
@@ -158,7 +170,7 @@ class QMIX(OffPolicyAgent):
     def _setup_mixer(self) -> nn.Module | None:
         cfg, sp = self.config, self.spaces
         if cfg.mixer == "qmix":
-            return QMixer(sp.n_agents, sp.state_dim, cfg.mixing_embed_dim, cfg.hypernet_embed)
+            return QMixer(sp.n_agents, sp.state_dim, cfg.mixing_embed_dim, cfg.hypernet_embed, cfg.mixer_bias_after_elu)
         if cfg.mixer == "vdn":
             return VDNMixer()
         if cfg.mixer is None:
