@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import tracemalloc
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -16,7 +20,7 @@ from trmarl.agents.off_policy import (
     td_lambda_targets,
 )
 from trmarl.agents.qmix import QMixer, VDNMixer
-from trmarl.common.replay import EpisodeRecorder, EpisodeReplayBuffer
+from trmarl.common.replay import EpisodeRecorder, EpisodeReplayBuffer, read_replay_file, write_replay_file
 
 # ---------------------------------------------------------------------------------------------------------------
 # Exploration and masks
@@ -280,3 +284,71 @@ def test_replay_step_sampling_pairs_each_step_with_the_next_slot_uniformly():
     assert counts.min() > 850 and counts.max() < 1150  # uniform over the 6 steps, not over episodes
     with pytest.raises(ValueError, match="cannot sample"):
         EpisodeReplayBuffer(2, n_agents=2, obs_dim=3, state_dim=4, n_actions=5).sample_steps(1)
+
+
+def _replay_arrays(rows: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {
+        "obs": rng.standard_normal((rows, 5, 2, 3), dtype=np.float32),
+        "mask": rng.random((rows, 5, 2, 4)) < 0.5,
+        "lengths": rng.integers(0, 5, rows),
+    }
+
+
+def test_replay_file_is_written_in_row_chunks_and_reads_back_exactly(tmp_path):
+    arrays = _replay_arrays(37)
+    row_bytes = sum(a[:1].nbytes for a in arrays.values())
+    path = write_replay_file(tmp_path / "r", "fmt", {"size": 37}, arrays, compress=True, chunk_bytes=10 * row_bytes)
+    assert path.name == "r.zip"
+    with zipfile.ZipFile(path) as zf:
+        names = sorted(zf.namelist())
+    assert names == [f"replay-{i:05d}.safetensors" for i in range(4)] + ["replay.json"]  # 37 rows, 10 per entry
+    meta, back = read_replay_file(path, "fmt")
+    assert meta == {"format": "fmt", "size": 37}  # the chunk layout stays inside the file
+    assert back.keys() == arrays.keys()
+    assert all(back[k].dtype == arrays[k].dtype and np.array_equal(back[k], arrays[k]) for k in arrays)
+    with pytest.raises(ValueError, match="of format 'other'"):
+        read_replay_file(path, "other")
+
+
+def test_replay_file_reads_the_single_entry_layout_and_rejects_mismatched_chunks(tmp_path):
+    from safetensors.numpy import save as np_save
+
+    arrays = _replay_arrays(6)
+    old = tmp_path / "old.zip"  # the layout written before chunking
+    with zipfile.ZipFile(old, "w") as zf:
+        zf.writestr("replay.json", json.dumps({"format": "fmt", "size": 6}))
+        zf.writestr("replay.safetensors", np_save(arrays))
+    meta, back = read_replay_file(old, "fmt")
+    assert meta["size"] == 6 and np.array_equal(back["obs"], arrays["obs"])
+    empty = write_replay_file(tmp_path / "empty.zip", "fmt", {}, _replay_arrays(0))
+    assert read_replay_file(empty, "fmt")[1]["obs"].shape == (0, 5, 2, 3)
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("replay.json", json.dumps({"format": "fmt", "row_chunks": [3, 3]}))
+        zf.writestr("replay-00000.safetensors", np_save(_replay_arrays(3)))
+        zf.writestr("replay-00001.safetensors", np_save({"obs": arrays["obs"][:3]}))
+    with pytest.raises(ValueError, match="does not match"):
+        read_replay_file(bad, "fmt")
+    with zipfile.ZipFile(bad, "w") as zf:  # the list names an entry that is not there
+        zf.writestr("replay.json", json.dumps({"format": "fmt", "row_chunks": [3, 3]}))
+        zf.writestr("replay-00000.safetensors", np_save(_replay_arrays(3)))
+    with pytest.raises(ValueError, match="not a trmarl replay buffer file"):
+        read_replay_file(bad, "fmt")
+
+
+def test_replay_file_write_and_read_hold_one_chunk_not_a_copy_of_the_buffer(tmp_path):
+    arrays = _replay_arrays(4000)  # 672 kB; chunks of 16 kB
+    total = sum(a.nbytes for a in arrays.values())
+    tracemalloc.start()
+    try:
+        write_replay_file(tmp_path / "r.zip", "fmt", {}, arrays, chunk_bytes=16 * 2**10)
+        _, write_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        _, back = read_replay_file(tmp_path / "r.zip", "fmt")
+        _, read_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert write_peak < 0.25 * total, (write_peak, total)  # one safetensors copy of everything would be > total
+    assert read_peak < 1.25 * total, (read_peak, total)  # the arrays themselves plus about one chunk
+    assert np.array_equal(back["mask"], arrays["mask"])
