@@ -743,7 +743,7 @@ class OffPolicyAgent(BaseAgent):
         return self.replay
 
     def save_replay_buffer(self, path: str | os.PathLike[str]) -> Path:
-        """Write the replay buffer to a zip (``replay.json`` + ``replay.safetensors``; nothing pickled)."""
+        """Write the replay buffer to a zip (``replay.json`` + safetensors entries of ~64 MB; nothing pickled)."""
         arrays, meta = self.replay.state_dict()
         arrays = {k: (v.view(np.uint8) if v.dtype == np.bool_ else v) for k, v in arrays.items()}  # no copy
         return write_replay_file(path, "trmarl-episode-replay", meta, arrays, compress=True)
