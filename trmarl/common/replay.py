@@ -106,7 +106,10 @@ def read_replay_file(path: str | os.PathLike[str], fmt: str) -> tuple[dict, dict
                 if part.keys() != arrays.keys() or any(
                     a.shape != (rows, *arrays[k].shape[1:]) or a.dtype != arrays[k].dtype for k, a in part.items()
                 ):
-                    raise ValueError(f"{str(path)!r}: entry {_chunk_name(i)} does not match the others")
+                    raise ValueError(
+                        f"{str(path)!r}: entry {_chunk_name(i)} does not match the {rows} rows that replay.json lists "
+                        "for it or the arrays, shapes and dtypes of the entries before it"
+                    )
                 for k, a in part.items():
                     arrays[k][lo : lo + rows] = a
                 lo += rows
