@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "trmarl-episode-replay"
-BOOLS = {"action_mask", "active", "terminated", "truncated", "filled"}
 
 
 def _peak_mb() -> float:
@@ -45,10 +44,9 @@ def phase(name: str, episodes: int, path: str) -> str:
         arrays, meta = buf.state_dict()
         arrays = {k: (v.view(np.uint8) if v.dtype == np.bool_ else v) for k, v in arrays.items()}
         write_replay_file(path, FORMAT, meta, arrays, compress=True)
-    else:  # as OffPolicyAgent.load_replay_buffer
-        meta, arrays = read_replay_file(path, FORMAT)
-        arrays = {k: (v.astype(np.bool_) if k in BOOLS else v) for k, v in arrays.items()}
-        buf.load_state_dict(arrays, {k: int(v) for k, v in meta.items() if k != "format"})
+    else:  # as OffPolicyAgent.load_replay_buffer: entry by entry into the buffer's own storage
+        meta, _ = read_replay_file(path, FORMAT, into=buf.restore_targets)
+        buf.restore_counters(meta)
     seconds = time.perf_counter() - start
     size = sum(a.nbytes for a in buf.state_dict()[0].values()) / 2**20
     extra = _peak_mb() - base

@@ -352,3 +352,61 @@ def test_replay_file_write_and_read_hold_one_chunk_not_a_copy_of_the_buffer(tmp_
     assert write_peak < 0.25 * total, (write_peak, total)  # one safetensors copy of everything would be > total
     assert read_peak < 1.25 * total, (read_peak, total)  # the arrays themselves plus about one chunk
     assert np.array_equal(back["mask"], arrays["mask"])
+
+
+def _episode_buffer(capacity: int, episodes: int, episode_limit: int = 4, obs_dim: int = 3) -> EpisodeReplayBuffer:
+    buf = EpisodeReplayBuffer(capacity, n_agents=2, obs_dim=obs_dim, state_dim=4, n_actions=5, episode_limit=episode_limit)
+    rng = np.random.default_rng(episodes)
+    for _ in range(episodes):
+        L = int(rng.integers(1, episode_limit + 1))
+        buf.add(
+            {
+                "obs": rng.standard_normal((L + 1, 2, obs_dim), dtype=np.float32),
+                "state": rng.standard_normal((L + 1, 4), dtype=np.float32),
+                "action_mask": rng.random((L + 1, 2, 5)) < 0.5,
+                "active": rng.random((L + 1, 2)) < 0.9,
+                "actions": rng.integers(0, 5, (L + 1, 2)),
+                "reward": rng.standard_normal(L + 1).astype(np.float32),
+                "terminated": np.arange(L + 1) == L - 1,
+                "truncated": np.zeros(L + 1, dtype=bool),
+            }
+        )
+    return buf
+
+
+def _write_episode_buffer(buf: EpisodeReplayBuffer, path, chunk_bytes: int):
+    arrays, meta = buf.state_dict()
+    arrays = {k: (v.view(np.uint8) if v.dtype == np.bool_ else v) for k, v in arrays.items()}  # as save_replay_buffer
+    return write_replay_file(path, "fmt", meta, arrays, chunk_bytes=chunk_bytes)
+
+
+def test_replay_file_reads_straight_into_a_buffer_holding_one_chunk(tmp_path):
+    buf = _episode_buffer(600, 700, obs_dim=40)  # a full ring that wrapped (1.1 MB): pos continues where it stopped
+    path = _write_episode_buffer(buf, tmp_path / "r.zip", chunk_bytes=8 * 2**10)
+    total = sum(a.nbytes for a in buf.state_dict()[0].values())
+    copy = _episode_buffer(600, 600, episode_limit=6, obs_dim=40)  # a longer time axis, holding other episodes
+    tracemalloc.start()
+    try:
+        meta, _ = read_replay_file(path, "fmt", into=copy.restore_targets)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    copy.restore_counters(meta)
+    assert peak < 0.2 * total, (peak, total)  # reading into fresh arrays first would take > total
+    assert (copy.size, copy.pos, copy.episodes_in) == (buf.size, buf.pos, buf.episodes_in)
+    a, b = buf.batch(np.arange(600)), copy.batch(np.arange(600))
+    assert all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(a, b))
+    assert not copy.obs[:, 5:].any() and not copy.filled[:, 4:].any()  # the old episodes' longer slots are cleared
+
+
+def test_replay_file_that_does_not_fit_the_buffer_raises_and_leaves_it_empty(tmp_path):
+    path = _write_episode_buffer(_episode_buffer(8, 8), tmp_path / "r.zip", chunk_bytes=512)
+    other = _episode_buffer(8, 8, obs_dim=4)
+    with pytest.raises(ValueError, match=r"'obs' has shape \(8, 5, 2, 3\), which does not fit"):
+        read_replay_file(path, "fmt", into=other.restore_targets)
+    assert len(other) == 0 and not other.can_sample(1)
+    small = _episode_buffer(4, 0)
+    with pytest.raises(ValueError, match="more than this buffer's capacity 4"):
+        read_replay_file(path, "fmt", into=small.restore_targets)
+    with pytest.raises(ValueError, match="counter"):
+        small.restore_counters({"size": 2, "pos": 2})

@@ -754,10 +754,8 @@ class OffPolicyAgent(BaseAgent):
         Raises:
             ValueError: Not a trmarl replay file, or one for other array sizes.
         """
-        meta, arrays = read_replay_file(path, "trmarl-episode-replay")
-        bools = {"action_mask", "active", "terminated", "truncated", "filled"}
-        arrays = {k: (v.astype(np.bool_) if k in bools else v) for k, v in arrays.items()}
-        expected = self.replay.obs.shape[2:]
-        if arrays["obs"].shape[2:] != expected or arrays["action_mask"].shape[-1] != self.n_actions:
-            raise ValueError(f"the replay buffer in {str(path)!r} was stored for other observation or action sizes")
-        self.replay.load_state_dict(arrays, {k: int(v) for k, v in meta.items() if k != "format"})
+        try:  # entry by entry straight into the replay's storage (one ~64 MB entry of memory on top of the buffer)
+            meta, _ = read_replay_file(path, "trmarl-episode-replay", into=self.replay.restore_targets)
+        except ValueError as exc:
+            raise ValueError(f"cannot load the replay buffer in {str(path)!r}: {exc}") from exc
+        self.replay.restore_counters(meta)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,6 +32,11 @@ __all__ = ["EpisodeBatch", "EpisodeRecorder", "EpisodeReplayBuffer", "Transition
 
 
 CHUNK_BYTES = 64 * 2**20  # rows per zip entry are chosen so that one entry holds about this many bytes
+
+Layout = dict[str, tuple[tuple[int, ...], np.dtype]]
+"""The shape and dtype of every array stored in a replay file, whole (all entries together)."""
+Targets = Callable[[dict, Layout], dict[str, np.ndarray]]
+"""Given a replay file's metadata and :data:`Layout`, the arrays (or views) to read it into, of the stored shapes."""
 
 
 def write_replay_file(
@@ -77,15 +83,21 @@ def _chunk_name(i: int) -> str:
     return f"replay-{i:05d}.safetensors"
 
 
-def read_replay_file(path: str | os.PathLike[str], fmt: str) -> tuple[dict, dict[str, np.ndarray]]:
+def read_replay_file(
+    path: str | os.PathLike[str], fmt: str, into: Targets | None = None
+) -> tuple[dict, dict[str, np.ndarray]]:
     """The metadata and arrays of a replay zip written by :func:`write_replay_file` with format ``fmt``.
 
     Entries are read one at a time into arrays allocated once, so reading takes the arrays plus one entry of memory.
-    Files from before the chunked layout (a single ``replay.safetensors``) read as well.
+    With ``into``, those arrays are the ones it returns when called with the metadata and the :data:`Layout` (a replay
+    buffer's own storage, see :meth:`EpisodeReplayBuffer.restore_targets`): reading then takes one entry of memory and
+    nothing more. Values are cast to the targets' dtypes (``uint8`` flags to ``bool``). Files from before the chunked
+    layout (a single ``replay.safetensors``) read as well.
 
     Raises:
         FileNotFoundError: No such file.
-        ValueError: Not a trmarl replay file, one of another format, or one whose entries do not fit together.
+        ValueError: Not a trmarl replay file, one of another format, one whose entries do not fit together, or (raised
+            by ``into``) one that does not fit the targets.
     """
     try:
         with zipfile.ZipFile(path, "r") as zf:
@@ -93,18 +105,22 @@ def read_replay_file(path: str | os.PathLike[str], fmt: str) -> tuple[dict, dict
             if not isinstance(meta, dict) or meta.get("format") != fmt:
                 raise ValueError(f"{str(path)!r} is not a trmarl replay buffer file of format {fmt!r}")
             chunks = meta.pop(_CHUNKS_KEY, None)
-            if not chunks:
-                return meta, np_load(zf.read("replay.safetensors"))
-            if not isinstance(chunks, list) or not all(isinstance(c, int) and c > 0 for c in chunks):
+            if not chunks:  # one entry: the layout before chunking, an empty buffer, or rows of different lengths
+                whole = np_load(zf.read("replay.safetensors"))
+                arrays = _targets(path, meta, {k: (a.shape, a.dtype) for k, a in whole.items()}, into)
+                for k, a in whole.items():
+                    arrays[k][...] = a
+                return meta, arrays
+            if not isinstance(chunks, list) or not all(type(c) is int and c > 0 for c in chunks):
                 raise ValueError(f"{str(path)!r} has a malformed {_CHUNKS_KEY!r} list in replay.json")
-            arrays: dict[str, np.ndarray] = {}
             lo = 0
             for i, rows in enumerate(chunks):
                 part = np_load(zf.read(_chunk_name(i)))
-                if not arrays:
-                    arrays = {k: np.empty((sum(chunks), *a.shape[1:]), dtype=a.dtype) for k, a in part.items()}
-                if part.keys() != arrays.keys() or any(
-                    a.shape != (rows, *arrays[k].shape[1:]) or a.dtype != arrays[k].dtype for k, a in part.items()
+                if i == 0:
+                    layout = {k: ((sum(chunks), *a.shape[1:]), a.dtype) for k, a in part.items()}
+                    arrays = _targets(path, meta, layout, into)
+                if part.keys() != layout.keys() or any(
+                    a.shape != (rows, *layout[k][0][1:]) or a.dtype != layout[k][1] for k, a in part.items()
                 ):
                     raise ValueError(
                         f"{str(path)!r}: entry {_chunk_name(i)} does not match the {rows} rows that replay.json lists "
@@ -117,6 +133,24 @@ def read_replay_file(path: str | os.PathLike[str], fmt: str) -> tuple[dict, dict
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, safetensors.SafetensorError) as exc:
         raise ValueError(f"{str(path)!r} is not a trmarl replay buffer file ({exc})") from exc
     return meta, arrays
+
+
+def _targets(path: str | os.PathLike[str], meta: dict, layout: Layout, into: Targets | None) -> dict[str, np.ndarray]:
+    if into is None:
+        return {k: np.empty(shape, dtype=dtype) for k, (shape, dtype) in layout.items()}
+    arrays = into(meta, layout)
+    wrong = [k for k, (shape, _) in layout.items() if k not in arrays or arrays[k].shape != shape]
+    if wrong or arrays.keys() != layout.keys():
+        raise ValueError(f"{str(path)!r}: the arrays to read into do not match the stored ones ({wrong or 'names'})")
+    return arrays
+
+
+def _counters(meta: dict, names: tuple[str, ...]) -> dict[str, int]:
+    """The integer counters ``names`` of a replay's metadata."""
+    try:
+        return {k: int(meta[k]) for k in names}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"the replay metadata lacks a counter or has a malformed one ({exc!r})") from exc
 
 
 class EpisodeBatch(NamedTuple):
@@ -220,6 +254,9 @@ class EpisodeReplayBuffer:
         seed: Seed of the sampling generator.
     """
 
+    ARRAYS = ("obs", "state", "action_mask", "active", "actions", "reward", "terminated", "truncated", "filled")
+    """The per-episode arrays (``lengths`` aside), as :meth:`state_dict` names them."""
+
     def __init__(
         self,
         capacity: int,
@@ -256,7 +293,7 @@ class EpisodeReplayBuffer:
 
     def _grow(self, new_limit: int) -> None:
         old = self.episode_limit
-        for name in ("obs", "state", "action_mask", "active", "actions", "reward", "terminated", "truncated", "filled"):
+        for name in self.ARRAYS:
             arr = getattr(self, name)
             extra = 1 if arr.shape[1] == old + 1 else 0
             grown = np.zeros((arr.shape[0], new_limit + extra, *arr.shape[2:]), dtype=arr.dtype)
@@ -365,29 +402,68 @@ class EpisodeReplayBuffer:
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, int]]:
         """The stored episodes as arrays (for safetensors) and the counters (for JSON)."""
         n = self.size
-        arrays = {
-            name: np.ascontiguousarray(getattr(self, name)[:n])
-            for name in ("obs", "state", "action_mask", "active", "actions", "reward", "terminated", "truncated", "filled")
-        }
+        arrays = {name: np.ascontiguousarray(getattr(self, name)[:n]) for name in self.ARRAYS}
         arrays["lengths"] = self.lengths[:n].copy()
         meta = {"pos": self.pos, "size": self.size, "episodes_in": self.episodes_in, "episode_limit": self.episode_limit}
         return arrays, meta
 
     def load_state_dict(self, arrays: dict[str, np.ndarray], meta: dict[str, int]) -> None:
-        """Restore what :meth:`state_dict` returned into a buffer of at least the same capacity."""
-        n = int(meta["size"])
+        """Restore what :meth:`state_dict` returned into a buffer of at least the same capacity.
+
+        Raises:
+            ValueError: More episodes than this buffer holds, missing arrays or ones of other sizes.
+        """
+        targets = self.restore_targets(meta, {k: (a.shape, a.dtype) for k, a in arrays.items()})
+        for name, arr in arrays.items():
+            targets[name][...] = arr
+        self.restore_counters(meta)
+
+    def restore_targets(self, meta: dict, layout: Layout) -> dict[str, np.ndarray]:
+        """Views of the storage to restore saved arrays of the shapes in ``layout`` into (the first ``size`` episodes;
+        the saved time slots of each), after checking that they fit; see :func:`read_replay_file`'s ``into``.
+
+        The buffer is emptied (padding past the saved time slots zeroed; ``size`` 0) until :meth:`restore_counters`,
+        so a load that fails part way leaves an empty buffer, not a mix of two.
+
+        Raises:
+            ValueError: More episodes than this buffer holds, missing arrays or ones of other sizes.
+        """
+        c = _counters(meta, ("size", "episode_limit"))
+        n = c["size"]
         if n > self.capacity:
             raise ValueError(f"the saved replay buffer holds {n} episodes, more than this buffer's capacity {self.capacity}")
-        if int(meta["episode_limit"]) > self.episode_limit:
-            self._grow(int(meta["episode_limit"]))
-        for name, arr in arrays.items():
+        names = (*self.ARRAYS, "lengths")
+        if set(layout) != set(names):
+            raise ValueError(f"the saved replay buffer has the arrays {sorted(layout)}, expected {sorted(names)}")
+        if c["episode_limit"] > self.episode_limit:
+            self._grow(c["episode_limit"])
+        self.size = self.pos = 0
+        views: dict[str, np.ndarray] = {}
+        for name, (shape, _) in layout.items():
+            target = getattr(self, name)
             if name == "lengths":
-                self.lengths[:n] = arr[:n]
+                fits = shape == (n,)
             else:
-                getattr(self, name)[:n, : arr.shape[1]] = arr[:n]
-        self.size = n
-        self.pos = int(meta["pos"]) if n == self.capacity else n % self.capacity
-        self.episodes_in = int(meta["episodes_in"])
+                fits = len(shape) == target.ndim and shape[0] == n and shape[1] <= target.shape[1]
+                fits = fits and shape[2:] == target.shape[2:]
+            if not fits:
+                raise ValueError(
+                    f"the saved replay buffer's {name!r} has shape {tuple(shape)}, which does not fit this buffer's "
+                    f"{target.shape} (other numbers of agents, observation, state or action sizes?)"
+                )
+            if name == "lengths":
+                views[name] = target[:n]
+            else:
+                target[:n, shape[1] :] = 0
+                views[name] = target[:n, : shape[1]]
+        return views
+
+    def restore_counters(self, meta: dict) -> None:
+        """Set the counters of a buffer whose arrays :meth:`restore_targets` prepared and the caller filled."""
+        c = _counters(meta, ("size", "pos", "episodes_in"))
+        self.size = c["size"]
+        self.pos = c["pos"] if self.size == self.capacity else self.size % self.capacity
+        self.episodes_in = c["episodes_in"]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -571,27 +647,47 @@ class TransitionReplayBuffer:
         Raises:
             ValueError: Missing arrays, other array sizes, or more transitions than this buffer holds.
         """
-        n = int(meta["size"])
+        targets = self.restore_targets(meta, {k: (a.shape, a.dtype) for k, a in arrays.items()})
+        for name, target in targets.items():
+            target[...] = arrays[name]  # uint8 -> bool for the flags
+        self.restore_counters(meta)
+
+    def restore_targets(self, meta: dict, layout: Layout) -> dict[str, np.ndarray]:
+        """Views of the storage (the first ``size`` rows) to restore saved arrays of the shapes in ``layout`` into,
+        after checking that they fit; the buffer is empty until :meth:`restore_counters` (see
+        :meth:`EpisodeReplayBuffer.restore_targets`).
+
+        Raises:
+            ValueError: Missing arrays, other array sizes, or more transitions than this buffer holds.
+        """
+        n = _counters(meta, ("size",))["size"]
         if n > self.capacity:
             raise ValueError(
                 f"the saved replay buffer holds {n} transitions, more than this buffer's capacity {self.capacity}"
             )
         for name in self.FIELDS:
-            if name not in arrays:
+            if name not in layout:
                 raise ValueError(f"the saved replay buffer has no {name!r} array")
             target = getattr(self, name)
-            if arrays[name].shape != (n, *target.shape[1:]):
+            if tuple(layout[name][0]) != (n, *target.shape[1:]):
                 raise ValueError(
-                    f"the saved replay buffer's {name!r} has shape {arrays[name].shape}, expected {(n, *target.shape[1:])}"
+                    f"the saved replay buffer's {name!r} has shape {tuple(layout[name][0])}, expected {(n, *target.shape[1:])}"
                 )
-        for name in self.FIELDS:
-            getattr(self, name)[:n] = arrays[name]  # uint8 -> bool for the flags
+        if set(layout) - set(self.FIELDS):
+            raise ValueError(f"the saved replay buffer has unknown arrays {sorted(set(layout) - set(self.FIELDS))}")
+        self.size = self.pos = 0
+        return {name: getattr(self, name)[:n] for name in self.FIELDS}
+
+    def restore_counters(self, meta: dict) -> None:
+        """Set the counters of a buffer whose arrays :meth:`restore_targets` prepared and the caller filled."""
+        c = _counters(meta, ("size", "pos", "transitions_in"))
+        n, pos = c["size"], c["pos"]
         self.size = n
         # a full ring continues where it stopped; a partly filled one (or one moved into a larger buffer) appends
-        self.pos = int(meta["pos"]) if n == self.capacity == int(meta.get("capacity", n)) else n % self.capacity
-        self.transitions_in = int(meta["transitions_in"])
+        self.pos = pos if n == self.capacity == int(meta.get("capacity", n)) else n % self.capacity
+        self.transitions_in = c["transitions_in"]
         # n-step sampling needs the same layout: true unless a full ring was moved into a larger buffer
-        self.stride = int(meta.get("stride", -1)) if self.pos == int(meta["pos"]) else -1
+        self.stride = int(meta.get("stride", -1)) if self.pos == pos else -1
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the buffer to a zip of ``replay.json`` (counters) + safetensors entries (arrays): nothing pickled,
@@ -610,8 +706,5 @@ class TransitionReplayBuffer:
             FileNotFoundError: No such file.
             ValueError: Not a trmarl transition replay file, or one for other array sizes.
         """
-        meta, arrays = read_replay_file(path, self.FORMAT)
-        try:
-            self.load_state_dict(arrays, {k: int(v) for k, v in meta.items() if k != "format"})
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"{str(path)!r} has an incomplete replay.json ({exc})") from exc
+        meta, _ = read_replay_file(path, self.FORMAT, into=self.restore_targets)  # straight into the storage
+        self.restore_counters(meta)
