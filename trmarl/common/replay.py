@@ -422,8 +422,9 @@ class EpisodeReplayBuffer:
         """Views of the storage to restore saved arrays of the shapes in ``layout`` into (the first ``size`` episodes;
         the saved time slots of each), after checking that they fit; see :func:`read_replay_file`'s ``into``.
 
-        The buffer is emptied (padding past the saved time slots zeroed; ``size`` 0) until :meth:`restore_counters`,
-        so a load that fails part way leaves an empty buffer, not a mix of two.
+        Everything is checked before the buffer changes, so a file that does not fit leaves it as it was. Then it is
+        emptied (padding past the saved time slots zeroed; ``size`` 0) until :meth:`restore_counters`, so a load that
+        breaks off part way leaves an empty buffer, not a mix of two.
 
         Raises:
             ValueError: More episodes than this buffer holds, missing arrays or ones of other sizes.
@@ -435,22 +436,26 @@ class EpisodeReplayBuffer:
         names = (*self.ARRAYS, "lengths")
         if set(layout) != set(names):
             raise ValueError(f"the saved replay buffer has the arrays {sorted(layout)}, expected {sorted(names)}")
-        if c["episode_limit"] > self.episode_limit:
-            self._grow(c["episode_limit"])
-        self.size = self.pos = 0
-        views: dict[str, np.ndarray] = {}
+        limit = max(self.episode_limit, c["episode_limit"])  # the time axis after growing to the saved one
         for name, (shape, _) in layout.items():
             target = getattr(self, name)
             if name == "lengths":
                 fits = shape == (n,)
             else:
-                fits = len(shape) == target.ndim and shape[0] == n and shape[1] <= target.shape[1]
+                slots = limit + target.shape[1] - self.episode_limit  # T + 1 slots for what is seen, T for the rest
+                fits = len(shape) == target.ndim and shape[0] == n and shape[1] <= slots
                 fits = fits and shape[2:] == target.shape[2:]
             if not fits:
                 raise ValueError(
                     f"the saved replay buffer's {name!r} has shape {tuple(shape)}, which does not fit this buffer's "
                     f"{target.shape} (other numbers of agents, observation, state or action sizes?)"
                 )
+        if limit > self.episode_limit:
+            self._grow(limit)
+        self.size = self.pos = 0
+        views: dict[str, np.ndarray] = {}
+        for name, (shape, _) in layout.items():
+            target = getattr(self, name)
             if name == "lengths":
                 views[name] = target[:n]
             else:
@@ -654,8 +659,8 @@ class TransitionReplayBuffer:
 
     def restore_targets(self, meta: dict, layout: Layout) -> dict[str, np.ndarray]:
         """Views of the storage (the first ``size`` rows) to restore saved arrays of the shapes in ``layout`` into,
-        after checking that they fit; the buffer is empty until :meth:`restore_counters` (see
-        :meth:`EpisodeReplayBuffer.restore_targets`).
+        after checking that they fit (a file that does not fit leaves the buffer as it was); the buffer is then empty
+        until :meth:`restore_counters` (see :meth:`EpisodeReplayBuffer.restore_targets`).
 
         Raises:
             ValueError: Missing arrays, other array sizes, or more transitions than this buffer holds.
