@@ -418,5 +418,7 @@ def test_replay_file_that_does_not_fit_the_buffer_raises_and_leaves_it_unchanged
     small = _episode_buffer(4, 0)
     with pytest.raises(ValueError, match="more than this buffer's capacity 4"):
         read_replay_file(path, "fmt", into=small.restore_targets)
-    with pytest.raises(ValueError, match="counter"):
-        small.restore_counters({"size": 2, "pos": 2})
+    fits = _episode_buffer(8, 8)
+    with pytest.raises(ValueError, match="counter"):  # no episodes_in: refused before the buffer changes
+        read_replay_file(path, "fmt", into=lambda meta, layout: fits.restore_targets({"size": 8, "pos": 0}, layout))
+    assert len(fits) == 8

@@ -429,7 +429,7 @@ class EpisodeReplayBuffer:
         Raises:
             ValueError: More episodes than this buffer holds, missing arrays or ones of other sizes.
         """
-        c = _counters(meta, ("size", "episode_limit"))
+        c = _counters(meta, ("size", "episode_limit", "pos", "episodes_in"))  # all of them, before anything changes
         n = c["size"]
         if n > self.capacity:
             raise ValueError(f"the saved replay buffer holds {n} episodes, more than this buffer's capacity {self.capacity}")
@@ -665,7 +665,7 @@ class TransitionReplayBuffer:
         Raises:
             ValueError: Missing arrays, other array sizes, or more transitions than this buffer holds.
         """
-        n = _counters(meta, ("size",))["size"]
+        n = _counters(meta, ("size", "pos", "transitions_in"))["size"]  # all of them, before anything changes
         if n > self.capacity:
             raise ValueError(
                 f"the saved replay buffer holds {n} transitions, more than this buffer's capacity {self.capacity}"
