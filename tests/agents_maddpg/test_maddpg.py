@@ -292,6 +292,9 @@ def test_transition_buffer_ring_sampling_and_state_dict():
         TransitionReplayBuffer(3, 2, 3, 4, 2).load_state_dict(arrays, meta)
     with pytest.raises(ValueError, match="shape"):
         TransitionReplayBuffer(5, 2, 4, 4, 2).load_state_dict(arrays, meta)
+    with pytest.raises(ValueError, match="counter"):  # a malformed counter is refused before anything is copied
+        other.load_state_dict(arrays, {**meta, "stride": "two"})
+    assert len(other) == 5 and all(np.array_equal(getattr(other, f), getattr(buf, f)) for f in buf.FIELDS)
     with pytest.raises(ValueError, match="capacity"):
         TransitionReplayBuffer(0, 2, 3, 4, 2)
 

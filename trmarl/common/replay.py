@@ -107,6 +107,8 @@ def read_replay_file(
             chunks = meta.pop(_CHUNKS_KEY, None)
             if not chunks:  # one entry: the layout before chunking, an empty buffer, or rows of different lengths
                 whole = np_load(zf.read("replay.safetensors"))
+                if into is None:
+                    return meta, whole
                 arrays = _targets(path, meta, {k: (a.shape, a.dtype) for k, a in whole.items()}, into)
                 for k, a in whole.items():
                     arrays[k][...] = a
@@ -665,7 +667,7 @@ class TransitionReplayBuffer:
         Raises:
             ValueError: Missing arrays, other array sizes, or more transitions than this buffer holds.
         """
-        n = _counters(meta, ("size", "pos", "transitions_in"))["size"]  # all of them, before anything changes
+        n = self._counters(meta)["size"]  # all of them, before anything changes
         if n > self.capacity:
             raise ValueError(
                 f"the saved replay buffer holds {n} transitions, more than this buffer's capacity {self.capacity}"
@@ -685,14 +687,21 @@ class TransitionReplayBuffer:
 
     def restore_counters(self, meta: dict) -> None:
         """Set the counters of a buffer whose arrays :meth:`restore_targets` prepared and the caller filled."""
-        c = _counters(meta, ("size", "pos", "transitions_in"))
+        c = self._counters(meta)
         n, pos = c["size"], c["pos"]
         self.size = n
         # a full ring continues where it stopped; a partly filled one (or one moved into a larger buffer) appends
-        self.pos = pos if n == self.capacity == int(meta.get("capacity", n)) else n % self.capacity
+        self.pos = pos if n == self.capacity == c["capacity"] else n % self.capacity
         self.transitions_in = c["transitions_in"]
         # n-step sampling needs the same layout: true unless a full ring was moved into a larger buffer
-        self.stride = int(meta.get("stride", -1)) if self.pos == pos else -1
+        self.stride = c["stride"] if self.pos == pos else -1
+
+    @staticmethod
+    def _counters(meta: dict) -> dict[str, int]:
+        """The counters of a saved buffer (``capacity`` and ``stride`` are absent from older files)."""
+        return _counters(
+            {"capacity": meta.get("size"), "stride": -1, **meta}, ("size", "pos", "transitions_in", "capacity", "stride")
+        )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the buffer to a zip of ``replay.json`` (counters) + safetensors entries (arrays): nothing pickled,
