@@ -20,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT = "trmarl-episode-replay"
-
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -29,7 +27,7 @@ def _peak_mb() -> float:
 
 def phase(name: str, episodes: int, path: str) -> str:
     """Fill a buffer, run one phase (``save`` or ``load``), and describe its memory and time."""
-    from trmarl.common.replay import EpisodeReplayBuffer, read_replay_file, write_replay_file
+    from trmarl.common.replay import EpisodeReplayBuffer
 
     buf = EpisodeReplayBuffer(episodes, n_agents=8, obs_dim=128, state_dim=216, n_actions=14, episode_limit=150, seed=0)
     rng = np.random.default_rng(0)
@@ -40,13 +38,10 @@ def phase(name: str, episodes: int, path: str) -> str:
     buf.lengths[:] = 150
     buf.size = buf.episodes_in = episodes
     base, start = _peak_mb(), time.perf_counter()
-    if name == "save":  # as OffPolicyAgent.save_replay_buffer
-        arrays, meta = buf.state_dict()
-        arrays = {k: (v.view(np.uint8) if v.dtype == np.bool_ else v) for k, v in arrays.items()}
-        write_replay_file(path, FORMAT, meta, arrays, compress=True)
-    else:  # as OffPolicyAgent.load_replay_buffer: entry by entry into the buffer's own storage
-        meta, _ = read_replay_file(path, FORMAT, into=buf.restore_targets)
-        buf.restore_counters(meta)
+    if name == "save":  # what OffPolicyAgent.save_replay_buffer calls
+        buf.save(path)
+    else:  # what OffPolicyAgent.load_replay_buffer calls: entry by entry into the buffer's own storage
+        buf.load(path)
     seconds = time.perf_counter() - start
     size = sum(a.nbytes for a in buf.state_dict()[0].values()) / 2**20
     extra = _peak_mb() - base

@@ -19,7 +19,9 @@ import re
 from pathlib import Path
 
 STEP, TEST = "time/total_timesteps", "eval/ep_rew_mean"
-NAME = re.compile(r"(?P<env>.+?)_P(?P<penalty>[\d.]+)_(?P<algo>[A-Z]+(?:-[a-z_]+)?)_(?P<setting>[a-z0-9-]+)_s(?P<seed>\d+)(?P<tag>_.*)?$")
+NAME = re.compile(
+    r"(?P<env>.+?)_P(?P<penalty>[\d.]+)_(?P<algo>[A-Z]+(?:-[a-z_]+)?)_(?P<setting>[a-z0-9-]+)_s(?P<seed>\d+)(?P<tag>_.*)?$"
+)
 
 
 def test_curve(folder: Path, column: str = TEST) -> dict[int, float]:

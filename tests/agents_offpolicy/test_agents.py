@@ -114,6 +114,9 @@ def test_learn_save_load_learn_resumes_exactly(tmp_path):
     path = model.save(tmp_path / "ckpt")
     model.save_replay_buffer(tmp_path / "replay")
     loaded = QMIX.load(path, env=counter_env, n_envs=2)
+    with pytest.raises(ValueError, match="not a trmarl replay buffer file") as err:  # a model checkpoint, not a replay
+        loaded.load_replay_buffer(path)
+    assert str(err.value).count(str(path)) == 1
     loaded.load_replay_buffer(tmp_path / "replay.zip")
     assert loaded._episodes_since_target_update == model._episodes_since_target_update
     model.learn(100, reset_num_timesteps=False)

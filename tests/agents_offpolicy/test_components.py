@@ -403,8 +403,9 @@ def test_replay_file_that_does_not_fit_the_buffer_raises_and_leaves_it_unchanged
     path = _write_episode_buffer(_episode_buffer(8, 8), tmp_path / "r.zip", chunk_bytes=512)
     other = _episode_buffer(8, 8, episode_limit=3, obs_dim=4)
     before = other.batch(np.arange(8))
-    with pytest.raises(ValueError, match=r"'obs' has shape \(8, 5, 2, 3\), which does not fit"):
+    with pytest.raises(ValueError, match=r"'obs' has shape \(8, 5, 2, 3\), which does not fit") as err:
         read_replay_file(path, "fmt", into=other.restore_targets)
+    assert str(err.value).count(str(path)) == 1  # the buffer's error is told the file, once
     assert len(other) == 8 and other.episode_limit == 3  # checked before growing or emptying anything
     assert all(torch.equal(x, y) for x, y in zip(before, other.batch(np.arange(8))))
     broken = tmp_path / "broken.zip"  # a file that breaks off after its first entry: an empty buffer, not a mix
@@ -412,8 +413,9 @@ def test_replay_file_that_does_not_fit_the_buffer_raises_and_leaves_it_unchanged
         for name in ("replay.json", "replay-00000.safetensors"):
             dst.writestr(name, src.read(name))
     same = _episode_buffer(8, 8)
-    with pytest.raises(ValueError, match="not a trmarl replay buffer file"):
+    with pytest.raises(ValueError, match="not a trmarl replay buffer file") as err:
         read_replay_file(broken, "fmt", into=same.restore_targets)
+    assert str(err.value).count(str(broken)) == 1
     assert len(same) == 0 and not same.can_sample(1)
     small = _episode_buffer(4, 0)
     with pytest.raises(ValueError, match="more than this buffer's capacity 4"):

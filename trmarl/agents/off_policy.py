@@ -31,8 +31,6 @@ from trmarl.common.replay import (
     EpisodeBatch,
     EpisodeRecorder,
     EpisodeReplayBuffer,
-    read_replay_file,
-    write_replay_file,
 )
 from trmarl.envs.vec_env import MultiAgentVecEnv
 
@@ -744,9 +742,7 @@ class OffPolicyAgent(BaseAgent):
 
     def save_replay_buffer(self, path: str | os.PathLike[str]) -> Path:
         """Write the replay buffer to a zip (``replay.json`` + safetensors entries of ~64 MB; nothing pickled)."""
-        arrays, meta = self.replay.state_dict()
-        arrays = {k: (v.view(np.uint8) if v.dtype == np.bool_ else v) for k, v in arrays.items()}  # no copy
-        return write_replay_file(path, "trmarl-episode-replay", meta, arrays, compress=True)
+        return self.replay.save(path)
 
     def load_replay_buffer(self, path: str | os.PathLike[str]) -> None:
         """Load a replay buffer written by :meth:`save_replay_buffer`.
@@ -754,8 +750,4 @@ class OffPolicyAgent(BaseAgent):
         Raises:
             ValueError: Not a trmarl replay file, or one for other array sizes.
         """
-        try:  # entry by entry straight into the replay's storage (one ~64 MB entry of memory on top of the buffer)
-            meta, _ = read_replay_file(path, "trmarl-episode-replay", into=self.replay.restore_targets)
-        except ValueError as exc:
-            raise ValueError(f"cannot load the replay buffer in {str(path)!r}: {exc}") from exc
-        self.replay.restore_counters(meta)
+        self.replay.load(path)  # entry by entry straight into the replay's storage

@@ -140,7 +140,10 @@ def read_replay_file(
 def _targets(path: str | os.PathLike[str], meta: dict, layout: Layout, into: Targets | None) -> dict[str, np.ndarray]:
     if into is None:
         return {k: np.empty(shape, dtype=dtype) for k, (shape, dtype) in layout.items()}
-    arrays = into(meta, layout)
+    try:
+        arrays = into(meta, layout)
+    except ValueError as exc:  # the buffer's own checks do not know the file
+        raise ValueError(f"cannot load the replay buffer in {str(path)!r}: {exc}") from exc
     wrong = [k for k, (shape, _) in layout.items() if k not in arrays or arrays[k].shape != shape]
     if wrong or arrays.keys() != layout.keys():
         raise ValueError(f"{str(path)!r}: the arrays to read into do not match the stored ones ({wrong or 'names'})")
@@ -258,6 +261,9 @@ class EpisodeReplayBuffer:
 
     ARRAYS = ("obs", "state", "action_mask", "active", "actions", "reward", "terminated", "truncated", "filled")
     """The per-episode arrays (``lengths`` aside), as :meth:`state_dict` names them."""
+
+    FORMAT = "trmarl-episode-replay"
+    """The ``format`` of the files :meth:`save` writes."""
 
     def __init__(
         self,
@@ -471,6 +477,29 @@ class EpisodeReplayBuffer:
         self.size = c["size"]
         self.pos = c["pos"] if self.size == self.capacity else self.size % self.capacity
         self.episodes_in = c["episodes_in"]
+
+    def save(self, path: str | os.PathLike[str], compress: bool = True) -> Path:
+        """Write the buffer to a zip of ``replay.json`` (counters) + safetensors entries of ~64 MB (arrays, the flags
+        as ``uint8`` views, not copies): nothing pickled, written atomically. ``.zip`` is appended when ``path`` has
+        no suffix.
+
+        Returns:
+            The path written.
+        """
+        arrays, meta = self.state_dict()
+        arrays = {k: (a.view(np.uint8) if a.dtype == np.bool_ else a) for k, a in arrays.items()}
+        return write_replay_file(path, self.FORMAT, meta, arrays, compress=compress)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Restore a buffer written by :meth:`save`, entry by entry straight into the storage (one entry of memory on
+        top of the buffer). A file that does not fit leaves the buffer as it was (see :meth:`restore_targets`).
+
+        Raises:
+            FileNotFoundError: No such file.
+            ValueError: Not a trmarl episode replay file, or one that does not fit this buffer.
+        """
+        meta, _ = read_replay_file(path, self.FORMAT, into=self.restore_targets)
+        self.restore_counters(meta)
 
 
 # --------------------------------------------------------------------------------------------------------------
